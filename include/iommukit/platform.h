@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iommukit/platform.h - the simulated machine.
+ *
+ * A machine is physical memory (RAM regions at 64-bit bases, sparsely
+ * backed), IOMMU hardware models with MMIO register windows and interrupt
+ * lines, and DMA-master devices behind them. Everything the library's
+ * drivers see of it is registers and memory; everything a program sees is
+ * below, so a test can read page tables and registers with a walker of its
+ * own.
+ */
+#ifndef IOMMUKIT_PLATFORM_H
+#define IOMMUKIT_PLATFORM_H
+
+#include <iommukit/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bus_type;
+struct device;
+struct ik_machine;
+struct ik_mem;
+
+/* --- describing a machine --- */
+
+/* A RAM region. Bases need not be zero: OMAP3 DRAM starts at 0x80000000. */
+struct ik_region_desc {
+	const char *name;
+	phys_addr_t base; /* 4 KiB aligned */
+	uint64_t size;    /* 4 KiB multiple; backing is allocated on touch */
+};
+
+/* An IOMMU instance: a hardware model and the driver that binds to it. */
+struct ik_iommu_desc {
+	const char *name;       /* unique within the machine, e.g. "isp-mmu" */
+	const char *compatible; /* model and driver, e.g. "ti,omap2-iommu" */
+	phys_addr_t mmio_base;  /* register window */
+	unsigned int irq;       /* interrupt line */
+	unsigned int tlb_entries; /* 0: the model's default */
+};
+
+/* A DMA master. */
+struct ik_master_desc {
+	const char *name;  /* unique within the machine, e.g. "isp" */
+	const char *iommu; /* name of the IOMMU in front of it; NULL: none */
+	uint32_t sid;      /* source (requester/stream) ID on that IOMMU */
+};
+
+struct ik_machine_desc {
+	size_t size; /* sizeof(struct ik_machine_desc), for growth */
+	const char *name;
+	const struct ik_region_desc *regions;
+	unsigned int nr_regions;
+	const struct ik_iommu_desc *iommus;
+	unsigned int nr_iommus;
+	const struct ik_master_desc *masters;
+	unsigned int nr_masters;
+};
+
+/* Built-in machines, by name (NULL or "omap3": the default). */
+IK_API const struct ik_machine_desc *ik_machine_desc_builtin(const char *name);
+
+/* Returns NULL and sets errno (EINVAL for a bad description). */
+IK_API struct ik_machine *ik_machine_create(const struct ik_machine_desc *desc);
+IK_API struct ik_machine *ik_machine_create_default(void);
+IK_API void ik_machine_destroy(struct ik_machine *m);
+
+IK_API struct ik_mem *ik_machine_mem(struct ik_machine *m);
+IK_API struct bus_type *ik_machine_bus(struct ik_machine *m);
+IK_API const char *ik_machine_name(const struct ik_machine *m);
+
+/* Devices (DMA masters), by name or index; NULL when there is none. */
+IK_API struct device *ik_machine_device(struct ik_machine *m, const char *name);
+IK_API struct device *ik_machine_device_at(struct ik_machine *m, unsigned int index);
+IK_API const char *ik_device_name(const struct device *dev);
+IK_API uint32_t ik_device_sid(const struct device *dev);
+/* Name of the IOMMU instance in front of @dev, NULL for none. */
+IK_API const char *ik_device_iommu_name(const struct device *dev);
+
+/* --- physical memory --- */
+
+/* CPU accesses. -EFAULT when any byte lies outside RAM. */
+IK_API int ik_mem_read(struct ik_mem *mem, phys_addr_t pa, void *buf, size_t len);
+IK_API int ik_mem_write(struct ik_mem *mem, phys_addr_t pa, const void *buf, size_t len);
+IK_API int ik_mem_fill(struct ik_mem *mem, phys_addr_t pa, int byte, size_t len);
+/* Host pointer to RAM at @pa valid for @len bytes, or NULL. */
+IK_API void *ik_mem_ptr(struct ik_mem *mem, phys_addr_t pa, size_t len);
+
+/* Page allocator: @npages physically contiguous 4 KiB pages aligned to
+ * @align bytes (a power of two, at least 4 KiB), zeroed. */
+IK_API int ik_mem_alloc_pages(struct ik_mem *mem, size_t npages, size_t align,
+			      phys_addr_t *pa);
+IK_API void ik_mem_free_pages(struct ik_mem *mem, phys_addr_t pa, size_t npages);
+IK_API size_t ik_mem_free_count(struct ik_mem *mem); /* free pages */
+
+/* --- MMIO and interrupts --- */
+
+/* Register access at a physical address inside some model's window. */
+IK_API int ik_machine_mmio_read32(struct ik_machine *m, phys_addr_t addr, uint32_t *val);
+IK_API int ik_machine_mmio_write32(struct ik_machine *m, phys_addr_t addr, uint32_t val);
+
+/* --- DMA from devices --- */
+
+/* Attributes of one DMA access. */
+#define IK_DMA_ATTR_PRIV (1u << 0) /* privileged */
+#define IK_DMA_ATTR_EXEC (1u << 1) /* instruction fetch */
+
+/*
+ * Device accesses at bus addresses, through the device's IOMMU if it has
+ * one. Every page is translated before any byte moves: an access that
+ * faults anywhere is aborted whole, reported to the IOMMU (and from there
+ * to the domain's fault handler), touches no memory and returns -EFAULT.
+ */
+IK_API int ik_dma_read(struct device *dev, dma_addr_t addr, void *buf, size_t len);
+IK_API int ik_dma_write(struct device *dev, dma_addr_t addr, const void *buf, size_t len);
+IK_API int ik_dma_rw(struct device *dev, dma_addr_t addr, void *buf, size_t len,
+		     bool write, unsigned int attrs);
+IK_API int ik_dma_fill(struct device *dev, dma_addr_t addr, int byte, size_t len);
+IK_API int ik_dma_copy(struct device *dev, dma_addr_t dst, dma_addr_t src, size_t len);
+
+/* --- looking inside the IOMMU models --- */
+
+struct ik_iommu_hw_stats {
+	uint64_t accesses;       /* translations asked for (one per page) */
+	uint64_t tlb_hits;
+	uint64_t tlb_misses;
+	uint64_t walks;          /* hardware table walks */
+	uint64_t faults;
+	uint64_t stale_accesses; /* TLB hits that a fresh walk contradicts */
+	uint64_t invalidations;  /* TLB entries invalidated */
+};
+
+IK_API int ik_machine_iommu_stats(struct ik_machine *m, const char *iommu,
+				  struct ik_iommu_hw_stats *stats);
+IK_API int ik_machine_iommu_reset_stats(struct ik_machine *m, const char *iommu);
+
+/* Permissions a model's walk found (IOMMU_READ/IOMMU_WRITE/...). */
+/*
+ * Walk @iova for source @sid the way the hardware would, from the tables
+ * in memory, ignoring and not filling the TLB, with no side effects.
+ * Returns 0 with *pa and *prot set, -ENOENT if the walk faults, -ENODEV
+ * for an unknown IOMMU, -EIO when translation is off (pass-through: *pa
+ * is then @iova).
+ */
+IK_API int ik_machine_iommu_walk(struct ik_machine *m, const char *iommu, uint32_t sid,
+				 dma_addr_t iova, phys_addr_t *pa, int *prot);
+
+/* Model power: off loses every register and TLB entry, on resets them. */
+IK_API int ik_machine_iommu_power(struct ik_machine *m, const char *iommu, bool on);
+
+/* Number of IOMMU instances and their names, for enumeration. */
+IK_API unsigned int ik_machine_nr_iommus(const struct ik_machine *m);
+IK_API const char *ik_machine_iommu_name(const struct ik_machine *m, unsigned int index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOMMUKIT_PLATFORM_H */

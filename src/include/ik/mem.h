@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Physical memory, library-internal view.
+ *
+ * RAM is a few regions at 64-bit bases, each backed by one sparse host
+ * mapping, so physical-to-host translation is a bounds check and an add.
+ * Pages handed out by the page allocator carry metadata (struct ik_page),
+ * as Linux's struct page: page-table formats count live entries in it and
+ * the IOTLB gather links freed table pages through it.
+ *
+ * Allocation goes through ik_mem_ops so that another backing (real process
+ * memory under VFIO) can supply pages; the simulated machine's is
+ * ik_sim_mem_ops.
+ */
+#ifndef IK_MEM_H
+#define IK_MEM_H
+
+#include <pthread.h>
+#include <iommukit/platform.h>
+#include "ik/compiler.h"
+
+/* Page metadata. */
+struct ik_page {
+	/*
+	 * Live entries of a page-table page, or IK_PAGE_NOT_TABLE. Formats
+	 * own this field (see src/pgtable/pt-table.h for the protocol).
+	 */
+	int32_t users;
+	uint32_t flags;
+	phys_addr_t next; /* link in an IOTLB gather's freelist */
+};
+#define IK_PAGE_NOT_TABLE ((int32_t)-0x40000000)
+
+struct ik_mem_region {
+	char name[32];
+	phys_addr_t base;
+	uint64_t size;
+	uint8_t *host;        /* host mapping of [base, base + size) */
+	struct ik_page *meta; /* one per 4 KiB page */
+	uint64_t *bitmap;     /* allocator: bit set = page in use */
+	size_t nr_pages;
+	size_t nr_free;
+	size_t hint;          /* next-fit start */
+};
+
+struct ik_mem;
+struct ik_mem_ops {
+	int (*alloc_pages)(struct ik_mem *mem, size_t npages, size_t align, phys_addr_t *pa);
+	void (*free_pages)(struct ik_mem *mem, phys_addr_t pa, size_t npages);
+	void (*destroy)(struct ik_mem *mem);
+};
+
+struct ik_mem {
+	const struct ik_mem_ops *ops;
+	pthread_mutex_t lock; /* allocator state; never held across a call out */
+	unsigned int nr_regions;
+	struct ik_mem_region *regions;
+};
+
+extern const struct ik_mem_ops ik_sim_mem_ops;
+
+struct ik_mem *ik_sim_mem_create(const struct ik_region_desc *regions, unsigned int nr);
+void ik_mem_destroy(struct ik_mem *mem);
+
+static inline struct ik_mem_region *ik_mem_region_of(struct ik_mem *mem, phys_addr_t pa)
+{
+	for (unsigned int i = 0; i < mem->nr_regions; i++) {
+		struct ik_mem_region *r = &mem->regions[i];
+		if (pa - r->base < r->size)
+			return r;
+	}
+	return NULL;
+}
+
+/* Host pointer for @pa, NULL outside RAM. The caller bounds the length. */
+static inline void *ik_mem_va(struct ik_mem *mem, phys_addr_t pa)
+{
+	struct ik_mem_region *r = ik_mem_region_of(mem, pa);
+	return r ? r->host + (pa - r->base) : NULL;
+}
+
+/* Metadata of the RAM page holding @pa, NULL outside RAM. */
+static inline struct ik_page *ik_mem_page(struct ik_mem *mem, phys_addr_t pa)
+{
+	struct ik_mem_region *r = ik_mem_region_of(mem, pa);
+	return r ? &r->meta[(pa - r->base) >> IK_PAGE_SHIFT] : NULL;
+}
+
+#endif /* IK_MEM_H */
