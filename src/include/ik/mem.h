@@ -22,14 +22,15 @@
 /* Page metadata. */
 struct ik_page {
 	/*
-	 * Live entries of a page-table page, or IK_PAGE_NOT_TABLE. Formats
-	 * own this field (see src/pgtable/pt-table.h for the protocol).
+	 * IK_PAGE_TABLE_BIAS + live entries of a page-table page; below the
+	 * bias (0 for a fresh page) the page is not a live table. Formats own
+	 * this field (see src/pgtable/pt-table.h for the protocol).
 	 */
 	int32_t users;
 	uint32_t flags;
 	phys_addr_t next; /* link in an IOTLB gather's freelist */
 };
-#define IK_PAGE_NOT_TABLE ((int32_t)-0x40000000)
+#define IK_PAGE_TABLE_BIAS ((int32_t)0x40000000)
 
 struct ik_mem_region {
 	char name[32];
