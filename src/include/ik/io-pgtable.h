@@ -49,6 +49,14 @@ struct io_pgtable_cfg {
 	union {
 		struct {
 			phys_addr_t ttb; /* out: first-level table, 16 KiB aligned */
+			/*
+			 * in: access attributes of new leaves, in the MMU_RAM
+			 * register's encoding (OMAP_MMU_RAM_ENDIAN_BIG,
+			 * OMAP_MMU_RAM_ELSZ_*, OMAP_MMU_RAM_MIXED); the format
+			 * moves them to each descriptor type's bit positions.
+			 * May be changed between maps.
+			 */
+			uint32_t attrs;
 		} omap;
 	};
 };
