@@ -26,6 +26,8 @@ struct iommu_device {
 	struct bus_type *bus;
 	struct ik_machine *machine;
 	const char *name;
+	struct list_head devices; /* probed devices (device.iommu_node), core-owned */
+	pthread_mutex_t devices_lock;
 };
 
 struct iommu_ops {

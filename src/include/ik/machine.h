@@ -149,7 +149,8 @@ struct device {
 	struct iommu_device *iommu;
 	void *iommu_priv;
 	struct iommu_group *iommu_group;
-	struct list_head group_node;
+	struct list_head group_node; /* on iommu_group.devices, core-owned */
+	struct list_head iommu_node; /* on iommu_device.devices, core-owned */
 };
 
 struct ik_machine *ik_device_machine(const struct device *dev);
