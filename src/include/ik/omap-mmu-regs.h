@@ -58,8 +58,14 @@
 #define OMAP_MMU_CNTL_TWL_EN  (1u << 2)
 #define OMAP_MMU_CNTL_EML_EN  (1u << 3)
 
-/* TTB: physical address of the first-level table, 16 KiB aligned. */
-#define OMAP_MMU_TTB_MASK     0xffffc000u
+/*
+ * TTB: the register holds TTBADDRESS, bits [31:7] (bits [6:0] are reserved
+ * and read 0). The first-level table must be aligned to its own size with
+ * a 128-byte minimum, so a full 4096-entry table (4 GiB) needs 16 KiB:
+ * OMAP_MMU_TTB_MASK is that alignment, OMAP_MMU_TTB_ADDR_MASK the field.
+ */
+#define OMAP_MMU_TTB_MASK      0xffffc000u
+#define OMAP_MMU_TTB_ADDR_MASK 0xffffff80u
 
 /* LOCK: entries [0, BASE) are locked; VICTIM is the next entry written. */
 #define OMAP_MMU_LOCK_BASE_SHIFT  10
