@@ -13,6 +13,9 @@
  * Interrupt handlers run in the thread that raised the line, after the
  * model dropped its lock, so a handler may program the model and a fault
  * handler may call iommu_map()/iommu_unmap().
+ * The machine's own locks (type registry, MMIO window table, IRQ handler
+ * table) are leaves: held only to look up or edit a table, never while a
+ * model, driver, core function or interrupt handler runs (src/hw/irq.c).
  */
 #ifndef IK_MACHINE_H
 #define IK_MACHINE_H
@@ -111,6 +114,12 @@ struct ik_hw_iommu {
 struct ik_hw_model_type {
 	const char *compatible;
 	struct ik_hw_iommu *(*create)(struct ik_machine *m, const struct ik_iommu_desc *desc);
+	/*
+	 * Bytes of the register window create() maps at desc->mmio_base, so
+	 * that ik_machine_create() can check a description (windows clear of
+	 * RAM and of each other) before building anything. 0: only the base.
+	 */
+	uint32_t mmio_size;
 };
 
 /* --- drivers --- */

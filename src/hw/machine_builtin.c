@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Built-in machine descriptions.
+ *
+ * "omap3" (the default) is modelled on a TI OMAP35x SoC (the OMAP3 family
+ * shares these facts; sources below):
+ *  - SDRAM at 0x80000000, the base of SDRC chip-select 0, which the TRM
+ *    says is always 0x8000_0000 (OMAP36xx TRM SWPU177N, section 2.2
+ *    "Global Memory Space Mapping"). 512 MiB, as on a BeagleBoard-xM:
+ *    one region here for what is CS0 followed by CS1 on the board.
+ *  - The camera ISP's MMU (MMU1) with registers at 0x480bd400 and
+ *    interrupt 24, and the IVA2.2 (DSP) MMU (MMU2) at 0x5d000000 with
+ *    interrupt 28: Linux's arch/arm/mach-omap2/omap-iommu.c
+ *    (OMAP3_MMU1_BASE/IRQ, OMAP3_MMU2_BASE/IRQ) and the ti,omap-iommu
+ *    device-tree binding's OMAP3 ISP MMU example (reg 0x480bd400,
+ *    interrupts 24). TLB entries: 8 for MMU1 and 32 for MMU2 (TRM table
+ *    15-7 "Design Parameters of the MMU Instances"; Linux's
+ *    nr_tlb_entries for "isp" and "iva2" agree). Both "ti,omap2-iommu".
+ *  - DMA masters: the ISP behind MMU1, the IVA2.2 DSP behind MMU2, and
+ *    the system DMA controller (sDMA), which sees physical addresses
+ *    directly. Each MMU serves a single master, source ID 0.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "ik/compiler.h"
+#include "ik/machine.h"
+
+#define OMAP3_SDRAM_BASE 0x80000000ULL
+#define OMAP3_SDRAM_SIZE (512ULL << 20)
+#define OMAP3_MMU1_BASE  0x480bd400ULL /* camera ISP MMU */
+#define OMAP3_MMU1_IRQ   24
+#define OMAP3_MMU2_BASE  0x5d000000ULL /* IVA2.2 MMU */
+#define OMAP3_MMU2_IRQ   28
+
+static const struct ik_region_desc omap3_regions[] = {
+	{ .name = "dram", .base = OMAP3_SDRAM_BASE, .size = OMAP3_SDRAM_SIZE },
+};
+
+static const struct ik_iommu_desc omap3_iommus[] = {
+	{
+		.name = "isp-mmu",
+		.compatible = "ti,omap2-iommu",
+		.mmio_base = OMAP3_MMU1_BASE,
+		.irq = OMAP3_MMU1_IRQ,
+		.tlb_entries = 8,
+	},
+	{
+		.name = "iva-mmu",
+		.compatible = "ti,omap2-iommu",
+		.mmio_base = OMAP3_MMU2_BASE,
+		.irq = OMAP3_MMU2_IRQ,
+		.tlb_entries = 32,
+	},
+};
+
+static const struct ik_master_desc omap3_masters[] = {
+	{ .name = "isp", .iommu = "isp-mmu", .sid = 0 },
+	{ .name = "iva", .iommu = "iva-mmu", .sid = 0 },
+	{ .name = "sdma", .iommu = NULL, .sid = 0 },
+};
+
+static const struct ik_machine_desc omap3_desc = {
+	.size = sizeof(struct ik_machine_desc),
+	.name = "omap3",
+	.regions = omap3_regions,
+	.nr_regions = ARRAY_SIZE(omap3_regions),
+	.iommus = omap3_iommus,
+	.nr_iommus = ARRAY_SIZE(omap3_iommus),
+	.masters = omap3_masters,
+	.nr_masters = ARRAY_SIZE(omap3_masters),
+};
+
+static const struct ik_machine_desc *const builtin_descs[] = {
+	&omap3_desc,
+};
+
+/**
+ * ik_machine_desc_builtin - a built-in machine description
+ * @name: its name; NULL for the default ("omap3")
+ *
+ * Return: the description (static, never freed), or NULL with errno
+ * ENOENT for an unknown name.
+ */
+const struct ik_machine_desc *ik_machine_desc_builtin(const char *name)
+{
+	if (!name)
+		return builtin_descs[0];
+	for (size_t i = 0; i < ARRAY_SIZE(builtin_descs); i++)
+		if (!strcmp(builtin_descs[i]->name, name))
+			return builtin_descs[i];
+	errno = ENOENT;
+	return NULL;
+}
+
+/** ik_machine_create_default - build the default machine; as ik_machine_create() */
+struct ik_machine *ik_machine_create_default(void)
+{
+	return ik_machine_create(ik_machine_desc_builtin(NULL));
+}
