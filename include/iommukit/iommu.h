@@ -169,6 +169,17 @@ IK_API bool ik_device_iommu_capable(struct device *dev, enum iommu_cap cap);
 IK_API bool ik_device_iommu_mapped(struct device *dev);
 
 /*
+ * iommukit extension: call @fn once per leaf mapping of @domain in IOVA
+ * order (a large page is one call), as its page tables hold it; @desc names
+ * the descriptor type. Stops when @fn returns non-zero and returns that.
+ * -EINVAL for a NULL argument, -EOPNOTSUPP if the driver cannot list.
+ */
+typedef int (*ik_mapping_fn)(void *arg, dma_addr_t iova, phys_addr_t pa, size_t size, int prot,
+			     const char *desc);
+IK_API int ik_iommu_domain_for_each_mapping(struct iommu_domain *domain, ik_mapping_fn fn,
+					    void *arg);
+
+/*
  * Library diagnostics (for example a fault with no handler) go to this
  * function; the default writes them to stderr. Pass NULL to restore it.
  */
