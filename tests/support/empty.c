@@ -1,2 +1,0 @@
-/* keeps the support library non-empty */
-int ik_test_support_empty;
