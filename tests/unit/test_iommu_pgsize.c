@@ -45,8 +45,11 @@ static const struct pgsize_case cases[] = {
 	  "1 GiB forced to 4K leaves in one call" },
 	{ OMAP_SIZES, 0x100000, 0x80100000, 15 * SZ_1M, SZ_1M, 15,
 	  "sections up to the 16M boundary" },
-	{ LPAE_SIZES, 0x200000, 0x40200000, SZ_1G + SZ_2M, SZ_2M, 511,
+	/* 2M blocks stop at the 1G boundary only if a whole 1G page follows */
+	{ LPAE_SIZES, 0x200000, 0x40200000, 2 * SZ_1G, SZ_2M, 511,
 	  "2M blocks up to the 1G boundary" },
+	{ LPAE_SIZES, 0x200000, 0x40200000, SZ_1G + SZ_2M, SZ_2M, 513,
+	  "no 1G page fits after the boundary: 2M blocks to the end" },
 	{ LPAE_SIZES, 0x40000000, 0x80000000, SZ_1G, SZ_1G, 1, "one 1G block" },
 };
 
