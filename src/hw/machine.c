@@ -278,9 +278,10 @@ static int desc_copy(struct ik_machine_desc *d, const struct ik_machine_desc *ud
 	return 0;
 }
 
+/* Non-empty ranges that do not wrap; compared by last byte, as one may end at 2^64. */
 static bool ranges_overlap(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsize)
 {
-	return a < b + bsize && b < a + asize;
+	return a <= b + (bsize - 1) && b <= a + (asize - 1);
 }
 
 static int regions_check(const struct ik_machine_desc *d)

@@ -30,9 +30,10 @@ static bool regions_valid(const struct ik_region_desc *rd, unsigned int nr)
 		    !IS_ALIGNED(rd[i].size, IK_PAGE_SIZE) ||
 		    rd[i].base + rd[i].size - 1 < rd[i].base)
 			return false;
+		/* Compare last bytes: a region may end at the top of the space. */
 		for (unsigned int j = 0; j < i; j++)
-			if (rd[i].base < rd[j].base + rd[j].size &&
-			    rd[j].base < rd[i].base + rd[i].size)
+			if (rd[i].base <= rd[j].base + (rd[j].size - 1) &&
+			    rd[j].base <= rd[i].base + (rd[i].size - 1))
 				return false;
 	}
 	return true;
@@ -193,30 +194,77 @@ void *ik_mem_ptr(struct ik_mem *mem, phys_addr_t pa, size_t len)
 	return r->host + (pa - r->base);
 }
 
+/*
+ * CPU accesses may run from one region into an adjacent one: every byte is
+ * RAM. The whole range is checked before a byte moves.
+ */
+static bool range_is_ram(struct ik_mem *mem, phys_addr_t pa, size_t len)
+{
+	if (len && pa + (len - 1) < pa)
+		return false; /* wraps the address space */
+	while (len) {
+		struct ik_mem_region *r = ik_mem_region_of(mem, pa);
+		if (!r)
+			return false;
+		uint64_t n = ik_min((uint64_t)len, r->size - (pa - r->base));
+		pa += n;
+		len -= n;
+	}
+	return true;
+}
+
+/* Apply @fn to each host piece of [pa, pa + len), which is RAM. */
+static void for_each_piece(struct ik_mem *mem, phys_addr_t pa, size_t len,
+			   void (*fn)(uint8_t *host, size_t n, size_t done, void *arg), void *arg)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct ik_mem_region *r = ik_mem_region_of(mem, pa);
+		size_t n = ik_min((uint64_t)(len - done), r->size - (pa - r->base));
+		fn(r->host + (pa - r->base), n, done, arg);
+		pa += n;
+		done += n;
+	}
+}
+
+static void piece_read(uint8_t *host, size_t n, size_t done, void *buf)
+{
+	memcpy((uint8_t *)buf + done, host, n);
+}
+
+static void piece_write(uint8_t *host, size_t n, size_t done, void *buf)
+{
+	memcpy(host, (const uint8_t *)buf + done, n);
+}
+
+static void piece_fill(uint8_t *host, size_t n, size_t done, void *byte)
+{
+	memset(host, *(int *)byte, n);
+}
+
 int ik_mem_read(struct ik_mem *mem, phys_addr_t pa, void *buf, size_t len)
 {
-	void *p = ik_mem_ptr(mem, pa, len);
-	if (!p || (!buf && len))
+	if (!mem || (!buf && len) || !range_is_ram(mem, pa, len) || !ik_mem_region_of(mem, pa))
 		return -EFAULT;
-	memcpy(buf, p, len);
+	for_each_piece(mem, pa, len, piece_read, buf);
 	return 0;
 }
 
 int ik_mem_write(struct ik_mem *mem, phys_addr_t pa, const void *buf, size_t len)
 {
-	void *p = ik_mem_ptr(mem, pa, len);
-	if (!p || (!buf && len))
+	if (!mem || (!buf && len) || !range_is_ram(mem, pa, len) || !ik_mem_region_of(mem, pa))
 		return -EFAULT;
-	memcpy(p, buf, len);
+	/* The buffer is only read: the cast serves the shared callback type. */
+	for_each_piece(mem, pa, len, piece_write, (void *)buf);
 	return 0;
 }
 
 int ik_mem_fill(struct ik_mem *mem, phys_addr_t pa, int byte, size_t len)
 {
-	void *p = ik_mem_ptr(mem, pa, len);
-	if (!p)
+	if (!mem || !range_is_ram(mem, pa, len) || !ik_mem_region_of(mem, pa))
 		return -EFAULT;
-	memset(p, byte, len);
+	for_each_piece(mem, pa, len, piece_fill, &byte);
 	return 0;
 }
 
