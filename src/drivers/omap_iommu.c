@@ -215,10 +215,13 @@ static void tlb_flush_entry_locked(struct omap_iommu *obj, uint32_t cam)
  * Invalidate every TLB entry of @obj that translates any address in
  * [@start, @end] (inclusive), @pgsize being the size of the pages unmapped
  * there. Few pages: one FLUSH_ENTRY per page, which invalidates whatever
- * entry translates that page's address, preserved or not. More pages than
- * the TLB has entries: reading every entry and flushing those that overlap
- * the range costs fewer register accesses for the same result. Under
- * obj->lock.
+ * entry translates that page's first address, preserved or not (a larger
+ * entry from before a split included). More pages than the TLB has
+ * entries: reading every entry and flushing those that overlap the range
+ * costs fewer register accesses for the same result. Entries the walker
+ * loads always match the tables; an entry a client preloaded smaller than
+ * the table's page, away from that page's start, is only caught by the
+ * scan, and is the client's to flush. Under obj->lock.
  */
 static void tlb_invalidate_range_locked(struct omap_iommu *obj, dma_addr_t start, dma_addr_t end,
 					size_t pgsize)
