@@ -5,12 +5,15 @@
  *
  * Sources (facts only):
  *   - OMAP35x / OMAP36xx Technical Reference Manual (SPRUF98, SWPU177N),
- *     chapter "Memory Management Units": 15.3 "MMU Functional Description"
- *     (TLB, translation tables, table walking, faults), 15.4 "MMU Basic
- *     Programming Model" (loading TLB entries through CAM/RAM, LD_TLB and
- *     CURRENTVICTIM; 15.4.1.1 "Protecting TLB Entries" with BASEVALUE),
- *     15.5 "MMU Register Manual" (offsets, fields, reset values). Table
- *     15-7 gives 8 TLB entries for the camera MMU, 32 for the IVA2.2 MMU.
+ *     chapter "Memory Management Units" (section numbers of SWPU177N):
+ *     15.3 "MMU Functional Description" (TLB, translation tables, table
+ *     walking, faults; 16 MiB and 64 KiB descriptors repeated 16 times),
+ *     15.4 "MMU Basic Programming Model" (loading TLB entries through
+ *     CAM/RAM, LD_TLB and CURRENTVICTIM; 15.4.1.1 "Protecting TLB
+ *     Entries" with BASEVALUE), and the chapter's register manual
+ *     (offsets, fields, reset values; field layout as in TI's
+ *     hw_ipu_mmu.h). Table 15-7 gives 8 TLB entries for the camera MMU,
+ *     32 for the IVA2.2 MMU.
  *   - The same TI MMU in SPRUGX9 ("System MMU", 1.4.3.1.2): first-level
  *     descriptor formats (fault / page table / section / supersection,
  *     M bit 17, E bit 15, ES bits 11:10) and the descriptor address,

@@ -246,7 +246,8 @@ static void test_register_fields(void **state)
 
 	/* Only the defined fields hold what is written. */
 	wr(f, OMAP_MMU_SYSCONFIG, ~OMAP_MMU_SYSCONFIG_SOFTRESET);
-	assert_int_equal(rd(f, OMAP_MMU_SYSCONFIG), 0x319); /* CLOCKACTIVITY 9:8, IDLEMODE 4:3, AUTOIDLE 0 */
+	/* CLOCKACTIVITY 9:8, IDLEMODE 4:3, AUTOIDLE 0 */
+	assert_int_equal(rd(f, OMAP_MMU_SYSCONFIG), 0x319);
 	wr(f, OMAP_MMU_IRQENABLE, 0xffffffff);
 	assert_int_equal(rd(f, OMAP_MMU_IRQENABLE), 0x1f);
 	wr(f, OMAP_MMU_CNTL, 0xffffffff);
@@ -880,7 +881,8 @@ static void test_power_cycle(void **state)
 	/* Reset state: pass-through until reprogrammed, then tables work again. */
 	assert_int_equal(xlate_ok(f, 0x00100000), 0x00100000);
 	wr(f, OMAP_MMU_CNTL, CNTL_NOTWL);
-	assert_int_equal(xlate(f, 0x00900000, false, &x), -EFAULT); /* the preserved entry is gone */
+	/* The preserved entry is gone. */
+	assert_int_equal(xlate(f, 0x00900000, false, &x), -EFAULT);
 	wr(f, OMAP_MMU_IRQSTATUS, OMAP_MMU_IRQ_MASK);
 	enable_walk(f);
 	assert_int_equal(xlate_ok(f, 0x00100000), 0x81200000);
@@ -906,18 +908,19 @@ static void test_tlb_sizes(void **state)
 		assert_non_null(g.hw);
 		uint32_t lock_last = (cfg[c].has - 1) << OMAP_MMU_LOCK_VICT_SHIFT;
 		uint32_t lock_past = cfg[c].has << OMAP_MMU_LOCK_VICT_SHIFT;
+		struct ik_machine *m = f->m;
 		uint32_t v;
 
 		/* The last entry exists; the one after it does not. */
-		assert_int_equal(ik_machine_mmio_write32(f->m, b + OMAP_MMU_LOCK, lock_last), 0);
-		assert_int_equal(ik_machine_mmio_write32(f->m, b + OMAP_MMU_CAM, 0x00100004), 0);
-		assert_int_equal(ik_machine_mmio_write32(f->m, b + OMAP_MMU_LD_TLB, 1), 0);
-		assert_int_equal(ik_machine_mmio_read32(f->m, b + OMAP_MMU_READ_CAM, &v), 0);
+		assert_int_equal(ik_machine_mmio_write32(m, b + OMAP_MMU_LOCK, lock_last), 0);
+		assert_int_equal(ik_machine_mmio_write32(m, b + OMAP_MMU_CAM, 0x00100004), 0);
+		assert_int_equal(ik_machine_mmio_write32(m, b + OMAP_MMU_LD_TLB, 1), 0);
+		assert_int_equal(ik_machine_mmio_read32(m, b + OMAP_MMU_READ_CAM, &v), 0);
 		assert_int_equal(v, 0x00100004);
 		if (cfg[c].has < 32) {
-			assert_int_equal(ik_machine_mmio_write32(f->m, b + OMAP_MMU_LOCK, lock_past), 0);
-			assert_int_equal(ik_machine_mmio_write32(f->m, b + OMAP_MMU_LD_TLB, 1), 0);
-			assert_int_equal(ik_machine_mmio_read32(f->m, b + OMAP_MMU_READ_CAM, &v), 0);
+			assert_int_equal(ik_machine_mmio_write32(m, b + OMAP_MMU_LOCK, lock_past), 0);
+			assert_int_equal(ik_machine_mmio_write32(m, b + OMAP_MMU_LD_TLB, 1), 0);
+			assert_int_equal(ik_machine_mmio_read32(m, b + OMAP_MMU_READ_CAM, &v), 0);
 			assert_int_equal(v, 0);
 		}
 		g.hw->ops->destroy(g.hw);
