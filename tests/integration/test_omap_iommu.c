@@ -13,16 +13,11 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
-#include <iommukit/iommukit.h>
+#include "ik_test.h"
 
 #define RW (IOMMU_READ | IOMMU_WRITE)
 
@@ -111,7 +106,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	ik_set_log_fn(NULL, NULL);
+	ik_test_log_capture_stop();
 	if (f->fix_pa)
 		assert_int_equal(ik_mem_write(f->mem, f->fix_pa, &f->fix_word, sizeof(f->fix_word)),
 				 0);
@@ -126,15 +121,11 @@ static int teardown(void **state)
 /* @size bytes of RAM aligned to @size rounded up to a power of two. */
 static phys_addr_t alloc_phys(struct fx *f, size_t size)
 {
-	phys_addr_t pa;
 	size_t align = IK_SZ_4K;
 
 	while (align < size)
 		align <<= 1;
-
-	assert_int_equal(ik_mem_alloc_pages(f->mem, (size + IK_SZ_4K - 1) / IK_SZ_4K, align, &pa),
-			 0);
-	return pa;
+	return ik_test_alloc(f->m, size, align);
 }
 
 static uint32_t isp_reg(struct fx *f, uint32_t off)
@@ -354,33 +345,22 @@ static void test_fault_multi_hit(void **state)
 	check_dma(f, f->isp, iova + IK_SZ_4K, pa64k + IK_SZ_4K, 32, 8);
 }
 
-static unsigned int log_errors;
-static char log_last[512];
-
-static void capture_log(enum ik_log_level level, const char *msg, void *arg)
-{
-	if (level <= IK_LOG_WARN) {
-		log_errors++;
-		snprintf(log_last, sizeof(log_last), "%s", msg);
-	}
-}
-
 static void test_fault_without_handler_is_logged(void **state)
 {
 	struct fx *f = *state;
 	phys_addr_t pa = alloc_phys(f, IK_SZ_4K);
+	struct ik_log_capture cap;
 	char want[32];
 
 	iommu_set_fault_handler(f->dom, NULL, NULL);
-	log_errors = 0;
-	ik_set_log_fn(capture_log, NULL);
+	ik_test_log_capture_start(&cap);
 	check_dma_faults(f, f->isp, SLOT(5) + 0x40, 0);
-	ik_set_log_fn(NULL, NULL);
+	ik_test_log_capture_stop();
 
-	assert_int_equal(log_errors, 1);
+	assert_int_equal(cap.count, 1);
 	snprintf(want, sizeof(want), "%#llx", (unsigned long long)(SLOT(5) + 0x40));
-	assert_non_null(strstr(log_last, want));
-	assert_non_null(strstr(log_last, "isp"));
+	assert_non_null(strstr(cap.last, want));
+	assert_non_null(strstr(cap.last, "isp"));
 	assert_int_equal(f->fault.count, 0);
 
 	/* Still translating afterwards. */
