@@ -419,6 +419,9 @@ static int omap_attach_dev(struct iommu_domain *domain, struct device *dev)
 		ret = -EBUSY;
 		goto out;
 	}
+	/* The ISR reads the device after the domain: publish it first. */
+	if (!obj->fault_dev)
+		__atomic_store_n(&obj->fault_dev, dev, __ATOMIC_RELEASE);
 	if (!obj->domain) {
 		mmu_enable_locked(obj, odom);
 		list_add_tail(&obj->domain_node, &odom->mmus);
@@ -426,8 +429,6 @@ static int omap_attach_dev(struct iommu_domain *domain, struct device *dev)
 	}
 	list_add_tail(&master->node, &obj->masters);
 	master->attached = true;
-	if (!obj->fault_dev)
-		__atomic_store_n(&obj->fault_dev, dev, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&obj->lock);
 	pthread_mutex_unlock(&odom->lock);
@@ -447,6 +448,32 @@ static void omap_attach_remove_locked(struct omap_iommu *obj, struct omap_iommu_
 		struct omap_iommu_master *next =
 			list_entry(obj->masters.next, struct omap_iommu_master, node);
 		__atomic_store_n(&obj->fault_dev, next->dev, __ATOMIC_RELEASE);
+	}
+}
+
+/*
+ * Detach @master (every master when NULL) from whatever domain @obj holds,
+ * taking the locks in order. For teardown paths that run without the core
+ * having detached first.
+ */
+static void omap_detach_masters(struct omap_iommu *obj, struct omap_iommu_master *master)
+{
+	struct omap_iommu_domain *odom;
+
+	while ((odom = __atomic_load_n(&obj->domain, __ATOMIC_ACQUIRE))) {
+		pthread_mutex_lock(&odom->lock);
+		pthread_mutex_lock(&obj->lock);
+		bool same = obj->domain == odom;
+
+		if (same && master && master->attached)
+			omap_attach_remove_locked(obj, master);
+		while (same && !master && !list_empty(&obj->masters))
+			omap_attach_remove_locked(obj, list_entry(obj->masters.next,
+								  struct omap_iommu_master, node));
+		pthread_mutex_unlock(&obj->lock);
+		pthread_mutex_unlock(&odom->lock);
+		if (same)
+			return;
 	}
 }
 
@@ -638,13 +665,9 @@ static void omap_release_device(struct device *dev)
 
 	if (!master)
 		return;
-	if (obj && master->attached) {
-		/* The core detaches first; this is a last resort. */
-		pthread_mutex_lock(&obj->lock);
-		if (master->attached)
-			omap_attach_remove_locked(obj, master);
-		pthread_mutex_unlock(&obj->lock);
-	}
+	/* The core detaches first; this is a last resort. */
+	if (obj)
+		omap_detach_masters(obj, master);
 	dev->iommu_priv = NULL;
 	free(master);
 }
@@ -788,17 +811,8 @@ static void omap_iommu_remove(struct iommu_device *iommu)
 	iommu_device_unregister(iommu);
 	ik_free_irq(obj->machine, obj->irq, omap_iommu_isr, obj);
 
-	struct omap_iommu_domain *odom = __atomic_load_n(&obj->domain, __ATOMIC_ACQUIRE);
-	if (odom) {
-		/* Devices are released before drivers; if one was not, let go of the domain. */
-		pthread_mutex_lock(&odom->lock);
-		pthread_mutex_lock(&obj->lock);
-		while (!list_empty(&obj->masters))
-			omap_attach_remove_locked(obj, list_entry(obj->masters.next,
-								  struct omap_iommu_master, node));
-		pthread_mutex_unlock(&obj->lock);
-		pthread_mutex_unlock(&odom->lock);
-	}
+	/* Devices are released before drivers; if one was not, let go of the domain. */
+	omap_detach_masters(obj, NULL);
 	pthread_mutex_lock(&obj->lock);
 	mmu_disable_locked(obj);
 	pthread_mutex_unlock(&obj->lock);
@@ -870,11 +884,11 @@ int ik_omap_iommu_tlb_preload(struct device *dev, const struct omap_iotlb_entry 
 	unsigned int base = lock_base(l), victim = lock_victim(l);
 	unsigned int nr = obj->nr_tlb_entries;
 
+	if (base >= nr || (lock && base + 1 >= nr)) {
+		pthread_mutex_unlock(&obj->lock);
+		return -ENOSPC;
+	}
 	if (lock) {
-		if (base + 1 >= nr) {
-			pthread_mutex_unlock(&obj->lock);
-			return -ENOSPC;
-		}
 		index = base++;
 		victim = base;
 	} else {
