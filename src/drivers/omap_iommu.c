@@ -551,19 +551,23 @@ static int omap_dump(struct iommu_domain *domain, void *arg,
 static void omap_domain_free(struct iommu_domain *domain)
 {
 	struct omap_iommu_domain *odom = to_omap_domain(domain);
-	struct omap_iommu *obj, *tmp;
 
-	/* The core detaches first; if it did not, never leave an MMU on freed tables. */
-	pthread_mutex_lock(&odom->lock);
-	list_for_each_entry_safe(obj, tmp, &odom->mmus, domain_node) {
+	/*
+	 * The core detaches first; if it did not, never leave an MMU on freed
+	 * tables. An MMU is on this list exactly while it holds this domain.
+	 */
+	for (;;) {
+		struct omap_iommu *obj = NULL;
+
+		pthread_mutex_lock(&odom->lock);
+		if (!list_empty(&odom->mmus))
+			obj = list_entry(odom->mmus.next, struct omap_iommu, domain_node);
+		pthread_mutex_unlock(&odom->lock);
+		if (!obj)
+			break;
 		ik_warn("%s: freeing a domain still attached; detaching", obj->name);
-		pthread_mutex_lock(&obj->lock);
-		while (!list_empty(&obj->masters))
-			omap_attach_remove_locked(obj, list_entry(obj->masters.next,
-								  struct omap_iommu_master, node));
-		pthread_mutex_unlock(&obj->lock);
+		omap_detach_masters(obj, NULL);
 	}
-	pthread_mutex_unlock(&odom->lock);
 	if (odom->pgtbl)
 		free_io_pgtable_ops(odom->pgtbl);
 	pthread_mutex_destroy(&odom->lock);
