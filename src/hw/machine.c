@@ -26,14 +26,10 @@
 #include "ik/registry.h"
 
 /*
- * INTERIM: the OMAP model and driver and the core's device probing are
- * being written alongside this file; weak references keep the library
- * linking until they land, when this block goes.
+ * INTERIM: the OMAP hardware model is being written alongside this file;
+ * a weak reference keeps the library linking until it lands.
  */
 #pragma weak ik_omap_mmu_model_type
-#pragma weak ik_omap_iommu_driver_type
-#pragma weak iommu_probe_device
-#pragma weak iommu_release_device
 
 /* Longest name that fits the fixed name fields (device, model, region). */
 #define IK_NAME_MAX 31
@@ -488,8 +484,6 @@ static int machine_add_devices(struct ik_machine *m, const struct ik_machine_des
 		mi = iommu_by_name(m, d->masters[i].iommu);
 		dev->hw_iommu = mi->hw;
 		dev->iommu = mi->iommu;
-		if (!iommu_probe_device) /* INTERIM */
-			continue;
 		int ret = iommu_probe_device(dev);
 		if (ret)
 			return ret < 0 ? ret : -EIO;
