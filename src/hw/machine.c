@@ -25,12 +25,6 @@
 #include "ik/log.h"
 #include "ik/registry.h"
 
-/*
- * INTERIM: the OMAP hardware model is being written alongside this file;
- * a weak reference keeps the library linking until it lands.
- */
-#pragma weak ik_omap_mmu_model_type
-
 /* Longest name that fits the fixed name fields (device, model, region). */
 #define IK_NAME_MAX 31
 
@@ -111,7 +105,7 @@ static int runtime_unregister(struct runtime_type *tab, const void *type)
 static const struct ik_hw_model_type *builtin_model(const char *compatible)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(builtin_models); i++)
-		if (builtin_models[i] && !strcmp(builtin_models[i]->compatible, compatible))
+		if (!strcmp(builtin_models[i]->compatible, compatible))
 			return builtin_models[i];
 	return NULL;
 }
@@ -119,7 +113,7 @@ static const struct ik_hw_model_type *builtin_model(const char *compatible)
 static const struct ik_iommu_driver_type *builtin_driver(const char *compatible)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(builtin_drivers); i++)
-		if (builtin_drivers[i] && !strcmp(builtin_drivers[i]->compatible, compatible))
+		if (!strcmp(builtin_drivers[i]->compatible, compatible))
 			return builtin_drivers[i];
 	return NULL;
 }
