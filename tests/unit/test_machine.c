@@ -377,7 +377,8 @@ static void test_registry(void **state)
 	int n = 0;
 	for (; n < IK_MAX_RUNTIME_TYPES; n++) {
 		snprintf(names[n], sizeof(names[n]), "t,%d", n);
-		many[n] = (struct ik_hw_model_type){ .compatible = names[n], .create = null_create };
+		many[n] = (struct ik_hw_model_type){ .compatible = names[n],
+						     .create = null_create };
 		int ret = ik_hw_model_type_register(&many[n]);
 		if (ret) {
 			assert_int_equal(ret, -ENOSPC);
@@ -400,11 +401,6 @@ static void test_registry(void **state)
 }
 
 /* --- description checks --- */
-
-struct bad_case {
-	const char *what;
-	int err;
-};
 
 static void expect_reject(const struct ik_machine_desc *d, int err, const char *what)
 {
@@ -498,11 +494,13 @@ static void test_create_rejects_bad_descriptions(void **state)
 	iommu_case("duplicate IOMMU names", EINVAL, io0, IO("mmu0", FAKE_COMPAT, MMU1_BASE, 2, 0));
 	iommu_case("no compatible", EINVAL, io0, IO("mmu1", NULL, MMU1_BASE, 2, 0));
 	iommu_case("unknown compatible", ENODEV, io0, IO("mmu1", "acme,nothing", MMU1_BASE, 2, 0));
-	iommu_case("unaligned registers", EINVAL, io0, IO("mmu1", FAKE_COMPAT, MMU1_BASE + 2, 2, 0));
+	iommu_case("unaligned registers", EINVAL, io0,
+		   IO("mmu1", FAKE_COMPAT, MMU1_BASE + 2, 2, 0));
 	/* The fake model maps 0x40 bytes: 0x20 apart overlaps. */
 	iommu_case("overlapping windows", EINVAL, io0,
 		   IO("mmu1", FAKE_COMPAT, MMU0_BASE + 0x20, 2, 0));
-	iommu_case("registers in RAM", EINVAL, io0, IO("mmu1", FAKE_COMPAT, RAM_BASE + 0x1000, 2, 0));
+	iommu_case("registers in RAM", EINVAL, io0,
+		   IO("mmu1", FAKE_COMPAT, RAM_BASE + 0x1000, 2, 0));
 	iommu_case("window runs into RAM", EINVAL, io0,
 		   IO("mmu1", FAKE_COMPAT, RAM_BASE - 0x20, 2, 0));
 
