@@ -22,6 +22,7 @@
 
 enum io_pgtable_fmt {
 	OMAP_IOMMU_PGTABLE, /* TI OMAP2/3/4 MMU: 2-level 4K/64K/1M/16M */
+	ARM_64_LPAE_S1,     /* Arm VMSAv8-64 stage 1, 4 KiB granule: 4K/2M/1G */
 	IO_PGTABLE_NUM_FMTS,
 };
 
@@ -58,6 +59,17 @@ struct io_pgtable_cfg {
 			 */
 			uint32_t attrs;
 		} omap;
+		/*
+		 * Arm LPAE stage 1 (Arm ARM, VMSAv8-64 translation table
+		 * format): out fields the driver writes into the context
+		 * bank; ias selects the start level (48 -> level 0, 39 ->
+		 * level 1).
+		 */
+		struct {
+			uint64_t ttbr; /* out: level-0/1 table address (+ ASID by the driver) */
+			uint64_t tcr;  /* out: T0SZ, IRGN0, ORGN0, SH0, TG0, IPS, EPD1 */
+			uint64_t mair; /* out: MAIR value matching the AttrIndx used */
+		} arm_lpae_s1_cfg;
 	};
 };
 
@@ -95,6 +107,7 @@ struct io_pgtable_init_fns {
 };
 
 extern const struct io_pgtable_init_fns io_pgtable_omap_init_fns;
+extern const struct io_pgtable_init_fns io_pgtable_arm_64_lpae_s1_init_fns;
 
 /*
  * Allocate tables of format @fmt as @cfg says (updating its out fields).
