@@ -50,6 +50,7 @@
 #define OMAP_SZ_16M 0x01000000u
 #define OMAP_PGSIZES (IK_SZ_4K | IK_SZ_64K | IK_SZ_1M | IK_SZ_16M)
 #define OMAP_ADDR_BITS 32
+#define OMAP_MIN_ADDR_BITS 12 /* at least one small page */
 
 #define L1_ENTRIES     4096u
 #define L1_BYTES       (L1_ENTRIES * sizeof(uint32_t)) /* 16 KiB, 16 KiB aligned */
@@ -82,6 +83,9 @@
 #define L1_ATTR_MASK  (L2_ATTR_MASK << L1_ATTR_SHIFT)
 
 #define OMAP_RAM_ATTRS (OMAP_MMU_RAM_ENDIAN_BIG | OMAP_MMU_RAM_ELSZ_MASK | OMAP_MMU_RAM_MIXED)
+
+/* Rare paths stay out of line so the per-page ones stay short. */
+#define OMAP_COLD __attribute__((noinline, cold))
 
 /* How long to wait for transient references before calling a table busy. */
 #define OMAP_KILL_TRIES 1000u
@@ -159,7 +163,7 @@ static inline void omap_gather(struct omap_pgtable *op, struct iommu_iotlb_gathe
 }
 
 /* A zeroed second-level table below 4 GiB (the descriptors hold 32 bits). */
-static int omap_l2_alloc(struct omap_pgtable *op, struct omap_l2 *t)
+OMAP_COLD static int omap_l2_alloc(struct omap_pgtable *op, struct omap_l2 *t)
 {
 	phys_addr_t pa;
 	int ret = pt_table_alloc(op->mem, L2_ALLOC_BYTES, &pa);
@@ -173,32 +177,20 @@ static int omap_l2_alloc(struct omap_pgtable *op, struct omap_l2 *t)
 	return 0;
 }
 
-/**
- * omap_l2_get() - the second-level table under an L1 entry, for mapping
- * @op: the tables
- * @l1p: the first-level entry
- * @refs: live entries the caller will write (counted before writing)
- * @t: out: the table
- *
- * Installs a new table if the entry is empty (losing a race frees ours and
- * uses the winner's). Unless KEEP_TABLES, takes @refs references and then
- * re-checks that @l1p still points at the table (pt-table.h protocol).
- *
- * Return: 0; -EEXIST if the entry is a section or supersection; -ENOMEM;
- * -EFAULT if the entry points outside RAM.
- */
-static int omap_l2_get(struct omap_pgtable *op, uint32_t *l1p, int32_t refs, struct omap_l2 *t)
+/* omap_l2_get() when the entry is not (yet) a live table: install one or retry. */
+OMAP_COLD static int omap_l2_get_slow(struct omap_pgtable *op, uint32_t *l1p, int32_t refs,
+				      struct omap_l2 *t)
 {
 	for (;;) {
 		uint32_t e = ik_read_le32_acquire(l1p);
 
-		if (likely((e & L1_TYPE_MASK) == L1_TYPE_TABLE)) {
+		if ((e & L1_TYPE_MASK) == L1_TYPE_TABLE) {
 			if (unlikely(!omap_l2_at(op, e & L1_TABLE_ADDR, t)))
 				return -EFAULT;
 			if (!op->counted)
 				return 0;
-			if (likely(pt_table_get(t->pg, refs))) {
-				if (likely(ik_read_le32_acquire(l1p) == e))
+			if (pt_table_get(t->pg, refs)) {
+				if (ik_read_le32_acquire(l1p) == e)
 					return 0;
 				/* Died (and maybe was recycled) meanwhile. */
 				pt_table_put(t->pg, refs);
@@ -221,12 +213,45 @@ static int omap_l2_get(struct omap_pgtable *op, uint32_t *l1p, int32_t refs, str
 	}
 }
 
+/**
+ * omap_l2_get() - the second-level table under an L1 entry, for mapping
+ * @op: the tables
+ * @l1p: the first-level entry
+ * @refs: live entries the caller will write (counted before writing)
+ * @t: out: the table
+ *
+ * Installs a new table if the entry is empty (losing a race frees ours and
+ * uses the winner's). Unless KEEP_TABLES, takes @refs references and then
+ * re-checks that @l1p still points at the table (pt-table.h protocol).
+ *
+ * Return: 0; -EEXIST if the entry is a section or supersection; -ENOMEM;
+ * -EFAULT if the entry points outside RAM.
+ */
+static inline int omap_l2_get(struct omap_pgtable *op, uint32_t *l1p, int32_t refs,
+			      struct omap_l2 *t)
+{
+	uint32_t e = ik_read_le32_acquire(l1p);
+
+	if (likely((e & L1_TYPE_MASK) == L1_TYPE_TABLE) &&
+	    likely(omap_l2_at(op, e & L1_TABLE_ADDR, t))) {
+		if (!op->counted)
+			return 0;
+		if (likely(pt_table_get(t->pg, refs))) {
+			if (likely(ik_read_le32_acquire(l1p) == e))
+				return 0;
+			pt_table_put(t->pg, refs);
+		}
+	}
+	return omap_l2_get_slow(op, l1p, refs, t);
+}
+
 /* Map pages of 4 KiB or 64 KiB: one reference batch per second-level table. */
 static int omap_map_l2(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, uint32_t pgsize,
 		       size_t pgcount, uint32_t attr, size_t *mapped)
 {
 	const bool large = pgsize == OMAP_SZ_64K;
-	const unsigned int words = large ? REPEAT : 1;
+	const unsigned int words_shift = large ? 4 : 0; /* log2(words per page) */
+	const unsigned int words = 1u << words_shift;
 	const uint32_t type = large ? L2_LARGE : L2_SMALL;
 	size_t done = 0;
 	int ret = 0;
@@ -234,7 +259,7 @@ static int omap_map_l2(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, u
 	while (done < pgcount) {
 		uint32_t va = iova + (uint32_t)(done * pgsize);
 		unsigned int idx = L2_INDEX(va);
-		size_t n = ik_min(pgcount - done, (size_t)(L2_ENTRIES - idx) / words);
+		size_t n = ik_min(pgcount - done, (size_t)(L2_ENTRIES - idx) >> words_shift);
 		uint32_t desc = (paddr + (uint32_t)(done * pgsize)) | attr | type;
 		struct omap_l2 t;
 		size_t i;
@@ -275,7 +300,7 @@ static int omap_map_l2(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, u
  * can take its place: the walk cache for that 1 MiB is flushed before the
  * page is freed.
  */
-static int omap_l1_drop_table(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint32_t va)
+OMAP_COLD static int omap_l1_drop_table(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint32_t va)
 {
 	struct omap_l2 t;
 
@@ -301,7 +326,7 @@ static int omap_l1_drop_table(struct omap_pgtable *op, uint32_t *l1p, uint32_t e
  * each must be a fault entry or point to an empty table, which goes. Checks
  * all before changing any.
  */
-static int omap_l1_claim(struct omap_pgtable *op, uint32_t *l1p, unsigned int n, uint32_t va)
+OMAP_COLD static int omap_l1_claim(struct omap_pgtable *op, uint32_t *l1p, unsigned int n, uint32_t va)
 {
 	unsigned int i;
 
@@ -328,7 +353,7 @@ static int omap_l1_claim(struct omap_pgtable *op, uint32_t *l1p, unsigned int n,
 }
 
 /* Map sections (1 MiB) or supersections (16 MiB). */
-static int omap_map_l1(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, uint32_t pgsize,
+OMAP_COLD static int omap_map_l1(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, uint32_t pgsize,
 		       size_t pgcount, uint32_t attr, size_t *mapped)
 {
 	const bool super = pgsize == OMAP_SZ_16M;
@@ -373,25 +398,57 @@ static inline int omap_check_range(const struct omap_pgtable *op, uint64_t iova,
 	return 0;
 }
 
-/**
- * omap_map_pages() - map @pgcount pages of @pgsize at @iova to @paddr
- *
- * See iommu_domain_ops.map_pages. Return: 0; -EINVAL for a bad size,
- * alignment or prot (READ or WRITE is required); -ERANGE beyond ias/oas;
- * -EEXIST at the first page already (partly) mapped, *mapped telling what
- * was mapped before it; -ENOMEM when a table cannot be allocated.
- */
-static int omap_map_pages(struct io_pgtable_ops *ops, dma_addr_t iova, phys_addr_t paddr,
-			  size_t pgsize, size_t pgcount, int prot, gfp_t gfp, size_t *mapped)
+/* Map arguments that need a closer look than the fast paths give them. */
+static inline bool omap_map_args_unusual(const struct omap_pgtable *op, uint64_t iova,
+					 uint64_t paddr, int prot)
 {
-	struct omap_pgtable *op = to_omap(ops);
+	return ((iova | paddr) & (OMAP_SZ_4K - 1)) || iova >= op->iova_limit ||
+	       paddr >= op->pa_limit || !(prot & (IOMMU_READ | IOMMU_WRITE)) ||
+	       (prot & ~IOMMU_PROT_MASK) || !(op->pgsizes & OMAP_SZ_4K);
+}
+
+/*
+ * One 4 KiB page into an existing table, the common case of the DMA API.
+ * Returns 0, -EEXIST, or 1 when the general path must handle it.
+ */
+static inline int omap_map_one_small(struct omap_pgtable *op, uint64_t iova, uint64_t paddr,
+				     int prot)
+{
+	uint32_t *l1p = &op->l1[L1_INDEX(iova)];
+	uint32_t e, *p;
+	struct omap_l2 t;
+
+	if (unlikely(omap_map_args_unusual(op, iova, paddr, prot)))
+		return 1;
+	e = ik_read_le32_acquire(l1p);
+	if (unlikely((e & L1_TYPE_MASK) != L1_TYPE_TABLE || !omap_l2_at(op, e & L1_TABLE_ADDR, &t)))
+		return 1;
+	if (op->counted) {
+		if (unlikely(!pt_table_get(t.pg, 1)))
+			return 1;
+		if (unlikely(ik_read_le32_acquire(l1p) != e)) {
+			pt_table_put(t.pg, 1);
+			return 1;
+		}
+	}
+	p = &t.pte[L2_INDEX(iova)];
+	if (unlikely(ik_read_le32(p))) {
+		if (op->counted)
+			pt_table_put(t.pg, 1);
+		return -EEXIST;
+	}
+	uint32_t ram = __atomic_load_n(&op->iop.cfg.omap.attrs, __ATOMIC_RELAXED);
+	ik_write_le32(p, (uint32_t)paddr | omap_l2_attrs(ram) | L2_SMALL);
+	return 0;
+}
+
+/* omap_map_pages() for everything but the fast path. */
+OMAP_COLD static int omap_map_general(struct omap_pgtable *op, uint64_t iova, uint64_t paddr, size_t pgsize,
+			    size_t pgcount, int prot, size_t *mapped)
+{
 	unsigned int shift;
-	size_t none;
 	int ret;
 
-	if (!mapped)
-		mapped = &none;
-	*mapped = 0;
 	if (unlikely(!(prot & (IOMMU_READ | IOMMU_WRITE)) || (prot & ~IOMMU_PROT_MASK)))
 		return -EINVAL;
 	ret = omap_check_range(op, iova, pgsize, pgcount, &shift);
@@ -410,8 +467,36 @@ static int omap_map_pages(struct io_pgtable_ops *ops, dma_addr_t iova, phys_addr
 			   mapped);
 }
 
+/**
+ * omap_map_pages() - map @pgcount pages of @pgsize at @iova to @paddr
+ *
+ * See iommu_domain_ops.map_pages. Return: 0; -EINVAL for a bad size,
+ * alignment or prot (READ or WRITE is required); -ERANGE beyond ias/oas;
+ * -EEXIST at the first page already (partly) mapped, *mapped telling what
+ * was mapped before it; -ENOMEM when a table cannot be allocated.
+ */
+static int omap_map_pages(struct io_pgtable_ops *ops, dma_addr_t iova, phys_addr_t paddr,
+			  size_t pgsize, size_t pgcount, int prot, gfp_t gfp, size_t *mapped)
+{
+	struct omap_pgtable *op = to_omap(ops);
+	size_t none;
+
+	if (!mapped)
+		mapped = &none;
+	*mapped = 0;
+	if (likely(pgsize == OMAP_SZ_4K && pgcount == 1)) {
+		int ret = omap_map_one_small(op, iova, paddr, prot);
+		if (likely(ret <= 0)) {
+			if (!ret)
+				*mapped = OMAP_SZ_4K;
+			return ret;
+		}
+	}
+	return omap_map_general(op, iova, paddr, pgsize, pgcount, prot, mapped);
+}
+
 /* An emptied table: claim it, detach it, free it after the IOTLB sync. */
-static void omap_l2_release(struct omap_pgtable *op, uint32_t *l1p, const struct omap_l2 *t,
+OMAP_COLD static void omap_l2_release(struct omap_pgtable *op, uint32_t *l1p, const struct omap_l2 *t,
 			    struct iommu_iotlb_gather *gather)
 {
 	if (!pt_table_kill(t->pg))
@@ -421,7 +506,7 @@ static void omap_l2_release(struct omap_pgtable *op, uint32_t *l1p, const struct
 }
 
 /* Clear every leaf of a full table at @va (1 MiB aligned), each gathered. */
-static void omap_l2_clear_all(struct omap_pgtable *op, uint32_t *l1p, const struct omap_l2 *t,
+OMAP_COLD static void omap_l2_clear_all(struct omap_pgtable *op, uint32_t *l1p, const struct omap_l2 *t,
 			      uint32_t va, struct iommu_iotlb_gather *gather)
 {
 	unsigned int idx = 0;
@@ -448,7 +533,7 @@ static void omap_l2_clear_all(struct omap_pgtable *op, uint32_t *l1p, const stru
  * Unmap [va, va + size) (1 or 16 MiB) that smaller leaves map: only if all
  * of it is mapped, else -ENOENT with nothing changed.
  */
-static long omap_unmap_cover(struct omap_pgtable *op, uint32_t va, size_t size,
+OMAP_COLD static long omap_unmap_cover(struct omap_pgtable *op, uint32_t va, size_t size,
 			     struct iommu_iotlb_gather *gather)
 {
 	const unsigned int n = (unsigned int)(size >> 20);
@@ -511,7 +596,7 @@ static int32_t omap_l2_fill(uint32_t *pte, uint32_t pa_1m, uint32_t attr, uint32
 }
 
 /* Replace section @e at @l1p by a table without [rs, re). */
-static int omap_split_section(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint64_t lstart,
+OMAP_COLD static int omap_split_section(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint64_t lstart,
 			      uint64_t rs, uint64_t re)
 {
 	struct omap_l2 t;
@@ -535,7 +620,7 @@ static int omap_split_section(struct omap_pgtable *op, uint32_t *l1p, uint32_t e
  * the at most two 1 MiB pieces the hole cuts, tables. All allocation comes
  * first so that -ENOMEM leaves the supersection intact.
  */
-static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint64_t lstart, uint64_t rs,
+OMAP_COLD static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint64_t lstart, uint64_t rs,
 			    uint64_t re)
 {
 	uint32_t *first = &op->l1[L1_INDEX(lstart)];
@@ -578,7 +663,7 @@ static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint64_t lstart
 }
 
 /* Unmap at @va inside or over the section/supersection @e. */
-static long omap_unmap_l1_leaf(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint32_t va,
+OMAP_COLD static long omap_unmap_l1_leaf(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint32_t va,
 			       size_t pgsize, uint64_t end, struct iommu_iotlb_gather *gather)
 {
 	const bool super = e & L1_SUPER;
@@ -605,7 +690,7 @@ static long omap_unmap_l1_leaf(struct omap_pgtable *op, uint32_t *l1p, uint32_t 
 }
 
 /* Turn large page @e at @p (16 words, from @lstart) into small pages without [rs, re). */
-static void omap_split_large(uint32_t *p, uint32_t e, uint64_t lstart, uint64_t rs, uint64_t re)
+OMAP_COLD static void omap_split_large(uint32_t *p, uint32_t e, uint64_t lstart, uint64_t rs, uint64_t re)
 {
 	const uint32_t base = e & L2_LARGE_ADDR, attr = e & L2_ATTR_MASK;
 
@@ -699,22 +784,37 @@ static long omap_unmap_step(struct omap_pgtable *op, uint32_t va, size_t pgsize,
 	return ret;
 }
 
-/**
- * omap_unmap_pages() - unmap @pgcount pages of @pgsize at @iova
- *
- * See iommu_domain_ops.unmap_pages: a larger leaf is split (its whole old
- * range is gathered); smaller leaves go only if they map all of a page.
- * Removed leaves are reported with tlb_add_page, emptied tables are queued
- * on @gather's freelist.
- *
- * Return: bytes unmapped; or, when not even the first page could be,
- * -ENOENT (not mapped), -ENOMEM (a split could not allocate), -EINVAL or
- * -ERANGE (bad arguments).
+/*
+ * One 4 KiB small page, the common case: bytes unmapped, or 0 when the
+ * general path must handle it.
  */
-static long omap_unmap_pages(struct io_pgtable_ops *ops, dma_addr_t iova, size_t pgsize,
-			     size_t pgcount, struct iommu_iotlb_gather *gather)
+static inline long omap_unmap_one_small(struct omap_pgtable *op, uint64_t iova,
+					struct iommu_iotlb_gather *gather)
 {
-	struct omap_pgtable *op = to_omap(ops);
+	uint32_t *l1p = &op->l1[L1_INDEX(iova)];
+	uint32_t e, *p;
+	struct omap_l2 t;
+
+	if (unlikely((iova & (OMAP_SZ_4K - 1)) || iova >= op->iova_limit || !gather ||
+		     !(op->pgsizes & OMAP_SZ_4K)))
+		return 0;
+	e = ik_read_le32_acquire(l1p);
+	if (unlikely((e & L1_TYPE_MASK) != L1_TYPE_TABLE || !omap_l2_at(op, e & L1_TABLE_ADDR, &t)))
+		return 0;
+	p = &t.pte[L2_INDEX(iova)];
+	if (unlikely(!(ik_read_le32(p) & L2_SMALL)))
+		return 0; /* not mapped, or part of a large page */
+	ik_write_le32(p, 0);
+	omap_gather(op, gather, iova, OMAP_SZ_4K);
+	if (op->counted && unlikely(pt_table_put(t.pg, 1)))
+		omap_l2_release(op, l1p, &t, gather);
+	return OMAP_SZ_4K;
+}
+
+/* omap_unmap_pages() for everything but the fast path. */
+OMAP_COLD static long omap_unmap_general(struct omap_pgtable *op, uint64_t iova, size_t pgsize,
+			       size_t pgcount, struct iommu_iotlb_gather *gather)
+{
 	unsigned int shift;
 	int ret = omap_check_range(op, iova, pgsize, pgcount, &shift);
 
@@ -735,6 +835,31 @@ static long omap_unmap_pages(struct io_pgtable_ops *ops, dma_addr_t iova, size_t
 		va += (uint64_t)r;
 	}
 	return (long)(va - iova);
+}
+
+/**
+ * omap_unmap_pages() - unmap @pgcount pages of @pgsize at @iova
+ *
+ * See iommu_domain_ops.unmap_pages: a larger leaf is split (its whole old
+ * range is gathered); smaller leaves go only if they map all of a page.
+ * Removed leaves are reported with tlb_add_page, emptied tables are queued
+ * on @gather's freelist.
+ *
+ * Return: bytes unmapped; or, when not even the first page could be,
+ * -ENOENT (not mapped), -ENOMEM (a split could not allocate), -EINVAL or
+ * -ERANGE (bad arguments).
+ */
+static long omap_unmap_pages(struct io_pgtable_ops *ops, dma_addr_t iova, size_t pgsize,
+			     size_t pgcount, struct iommu_iotlb_gather *gather)
+{
+	struct omap_pgtable *op = to_omap(ops);
+
+	if (likely(pgsize == OMAP_SZ_4K && pgcount == 1)) {
+		long ret = omap_unmap_one_small(op, iova, gather);
+		if (likely(ret))
+			return ret;
+	}
+	return omap_unmap_general(op, iova, pgsize, pgcount, gather);
 }
 
 static phys_addr_t omap_iova_to_phys(struct io_pgtable_ops *ops, dma_addr_t iova)
@@ -853,7 +978,7 @@ static void omap_free(struct io_pgtable *iop)
 /**
  * omap_alloc() - allocate an empty first-level table
  * @cfg: quirks (KEEP_TABLES only), pgsize_bitmap (masked to 4K|64K|1M|16M),
- *       ias/oas (0 means 32; more than 32 is refused), omap.attrs
+ *       ias/oas (0 means 32; 12..32 accepted), omap.attrs
  *       (MMU_RAM attribute fields only), tlb (tlb_add_page and
  *       tlb_flush_walk are required), mem. Out: pgsize_bitmap, ias, oas,
  *       omap.ttb.
@@ -871,6 +996,8 @@ static struct io_pgtable *omap_alloc(struct io_pgtable_cfg *cfg, void *cookie)
 	if (!cfg || !cfg->mem || !cfg->tlb || !cfg->tlb->tlb_add_page ||
 	    !cfg->tlb->tlb_flush_walk || (cfg->quirks & ~IO_PGTABLE_QUIRK_KEEP_TABLES) ||
 	    cfg->ias > OMAP_ADDR_BITS || cfg->oas > OMAP_ADDR_BITS ||
+	    (cfg->ias && cfg->ias < OMAP_MIN_ADDR_BITS) ||
+	    (cfg->oas && cfg->oas < OMAP_MIN_ADDR_BITS) ||
 	    (cfg->omap.attrs & ~OMAP_RAM_ATTRS))
 		goto inval;
 	pgsizes = cfg->pgsize_bitmap & OMAP_PGSIZES;

@@ -241,7 +241,8 @@ static void test_factory_rejects_bad_config(void **state)
 {
 	const struct ik_region_desc rd = { "ram", RAM_BASE, 1 << 20 };
 	struct ik_mem *mem = ik_sim_mem_create(&rd, 1);
-	struct stub_tlb tlb = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	static struct rec recs[MAX_RECS];
+	struct stub_tlb tlb = { .lock = PTHREAD_MUTEX_INITIALIZER, .adds = recs };
 	struct iommu_flush_ops no_walk = stub_ops;
 	struct io_pgtable_cfg good = {
 		.pgsize_bitmap = OMAP_SIZES, .tlb = &stub_ops, .mem = mem,
@@ -321,13 +322,46 @@ static void test_factory_rejects_bad_config(void **state)
 	free_io_pgtable_ops(NULL);
 	assert_int_equal(ik_mem_free_count(mem), free0);
 
+	/* Fewer address bits than a small page: refused. */
+	cfg = good;
+	cfg.ias = 8;
+	errno = 0;
+	assert_null(alloc_io_pgtable_ops(OMAP_IOMMU_PGTABLE, &cfg, &tlb));
+	assert_int_equal(errno, EINVAL);
+
+	/* A 24-bit input and 28-bit output space are enforced by map and unmap. */
+	cfg = good;
+	cfg.ias = 24;
+	cfg.oas = 28;
+	ops = alloc_io_pgtable_ops(OMAP_IOMMU_PGTABLE, &cfg, &tlb);
+	assert_non_null(ops);
+	assert_int_equal(cfg.ias, 24);
+	assert_int_equal(cfg.oas, 28);
+	size_t m = 1;
+	struct iommu_iotlb_gather g;
+	ik_iommu_iotlb_gather_init(&g);
+	assert_int_equal(ops->map_pages(ops, 0x00ffe000, 0x0fffe000, SZ_4K, 1, RW, 0, &m), 0);
+	assert_int_equal(m, SZ_4K);
+	assert_int_equal(ops->map_pages(ops, 0x01000000, 0x0f000000, SZ_4K, 1, RW, 0, &m), -ERANGE);
+	assert_int_equal(ops->map_pages(ops, 0x00fff000, 0x10000000, SZ_4K, 1, RW, 0, &m), -ERANGE);
+	assert_int_equal(ops->map_pages(ops, 0x00ffe000, 0x0f000000, SZ_4K, 3, RW, 0, &m), -ERANGE);
+	assert_int_equal(ops->map_pages(ops, 0x00fff000, 0x0ffff000, SZ_4K, 1, RW, 0, &m), 0);
+	assert_int_equal(m, SZ_4K);
+	assert_int_equal(ops->iova_to_phys(ops, 0x00fff123), 0x0ffff123);
+	assert_int_equal(ops->iova_to_phys(ops, 0x01fff123), 0);
+	assert_int_equal(ops->unmap_pages(ops, 0x01fff000, SZ_4K, 1, &g), -ERANGE);
+	assert_int_equal(ops->unmap_pages(ops, 0x00ffe000, SZ_4K, 2, &g), 2 * SZ_4K);
+	iommu_put_pages_list(mem, &g);
+	free_io_pgtable_ops(ops);
+	assert_int_equal(ik_mem_free_count(mem), free0);
+
 	/* A narrower bitmap stays narrow, and map refuses what it left out. */
 	cfg = good;
 	cfg.pgsize_bitmap = SZ_4K | SZ_1M;
 	ops = alloc_io_pgtable_ops(OMAP_IOMMU_PGTABLE, &cfg, &tlb);
 	assert_non_null(ops);
 	assert_int_equal(cfg.pgsize_bitmap, SZ_4K | SZ_1M);
-	size_t m = 1;
+	m = 1;
 	assert_int_equal(ops->map_pages(ops, 0, RAM_BASE, SZ_64K, 1, RW, 0, &m), -EINVAL);
 	assert_int_equal(m, 0);
 	free_io_pgtable_ops(ops);
@@ -337,10 +371,12 @@ static void test_factory_rejects_bad_config(void **state)
 static void test_map_rejects_bad_arguments(void **state)
 {
 	struct fx *f = fx_new(0);
-	uint64_t h = tables_hash(f);
 	size_t m;
 	(void)state;
 
+	/* A table under the addresses tried, so one-page calls take the fast path. */
+	map_ok(f, 0x3000, 0x80003000, SZ_4K, 1);
+	uint64_t h = tables_hash(f);
 	struct { uint64_t iova, pa; size_t pgsize, count; int prot, err; } bad[] = {
 		{ 0x1000, 0x80001000, SZ_4K, 1, 0, -EINVAL },            /* no READ/WRITE */
 		{ 0x1000, 0x80001000, SZ_4K, 1, IOMMU_CACHE, -EINVAL },
@@ -367,7 +403,8 @@ static void test_map_rejects_bad_arguments(void **state)
 		assert_int_equal(m, 0);
 	}
 	assert_true(tables_hash(f) == h);
-	assert_int_equal(ik_mem_free_count(f->mem), f->free0 - 4);
+	assert_int_equal(ik_mem_free_count(f->mem), f->free0 - 5);
+	assert_int_equal(unmap_sync(f, 0x3000, SZ_4K, 1), SZ_4K);
 
 	/* No permission bits in this MMU: every legal prot is accepted. */
 	int prots[] = { IOMMU_READ, IOMMU_WRITE, RW | IOMMU_CACHE | IOMMU_NOEXEC,
@@ -384,6 +421,7 @@ static void test_map_rejects_bad_arguments(void **state)
 
 	struct iommu_iotlb_gather g;
 	ik_iommu_iotlb_gather_init(&g);
+	stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x10000, SZ_4K, 0, &g), -EINVAL);
 	assert_int_equal(unmap(f, 0x10800, SZ_4K, 1, &g), -EINVAL);
 	assert_int_equal(unmap(f, 0x10000, 0x2000, 1, &g), -EINVAL);
@@ -533,19 +571,27 @@ static void test_golden_attributes(void **state)
 	map_ok(f, 0x00010000, 0x87010000, SZ_64K, 1);
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ELSZ_NONE;
 	map_ok(f, 0x00100000, 0x87100000, SZ_1M, 1);
+	/*
+	 * A small page into the now existing table, little endian, 32-bit
+	 * elements, mixed: 0x87002000 | 0x20 | 0x800 | 0x2 = 0x87002822.
+	 */
+	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ELSZ_32 | OMAP_MMU_RAM_MIXED;
+	map_ok(f, 0x00002000, 0x87002000, SZ_4K, 1);
+	static const uint8_t small2[4] = { 0x22, 0x28, 0x00, 0x87 };
 
 	static const uint8_t small[4] = { 0x32, 0x1a, 0x00, 0x87 };
 	static const uint8_t large[4] = { 0x11, 0x00, 0x01, 0x87 };
 	static const uint8_t section[4] = { 0x02, 0x0c, 0x10, 0x87 };
 	phys_addr_t table = l2_table(f, 0);
 	assert_bytes(f->mem, table + 1 * 4, small);
+	assert_bytes(f->mem, table + 2 * 4, small2);
 	for (unsigned int i = 0x10; i <= 0x1f; i++)
 		assert_bytes(f->mem, table + i * 4, large);
 	assert_bytes(f->mem, f->cfg.omap.ttb + 1 * 4, section);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x00001234), 0x87001234);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x00012345), 0x87012345);
 	assert_int_equal(unmap_sync(f, 0, SZ_16M, 1), -ENOENT); /* not all mapped */
-	assert_int_equal(unmap_sync(f, 0x00001000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(unmap_sync(f, 0x00001000, SZ_4K, 2), 2 * SZ_4K);
 	assert_int_equal(unmap_sync(f, 0x00010000, SZ_64K, 1), SZ_64K);
 	assert_int_equal(unmap_sync(f, 0x00100000, SZ_1M, 1), SZ_1M);
 	fx_free(f);
@@ -1167,7 +1213,9 @@ static void test_random_against_reference(void **state)
 		size_t pgsize = sizes[si];
 		unsigned int per = (unsigned int)(pgsize >> 12);
 		unsigned int slots = WIN_PAGES / per;
-		size_t count = 1 + (ik_test_rand(&rng) % (si == 0 ? 300 : si == 3 ? 2 : 8));
+		/* Half of the calls are single pages (the fast paths). */
+		size_t count = (ik_test_rand(&rng) & 1) ? 1 :
+			       1 + (ik_test_rand(&rng) % (si == 0 ? 300 : si == 3 ? 2 : 8));
 		if (count > slots)
 			count = slots;
 		unsigned int first = (unsigned int)(ik_test_rand(&rng) % (slots - count + 1));
@@ -1273,60 +1321,83 @@ static void test_random_against_reference(void **state)
 #define NTHREADS   4
 #define TH_BASE    0x40000000ULL
 #define TH_TABLES  4
-#define TH_SLOTS   1 /* pages per thread per table: tables empty often */
+#define TH_SLOTS   1 /* 2-page slots per thread per table: tables empty often */
 #define TH_ROUNDS  4000
 
 struct th_arg {
 	struct fx *f;
 	unsigned int id;
 	uint64_t seed;
-	uint32_t ref[TH_TABLES * TH_SLOTS];
+	uint32_t ref[TH_TABLES * TH_SLOTS]; /* pa of the slot's first page, 0: unmapped */
 	unsigned long errors, tables_freed, bad_freed;
 };
 
-/* Thread @id's page @slot: pages of all threads interleave in each table. */
+/* Thread @id's slot: two pages; the slots of all threads interleave in each table. */
 static uint64_t th_iova(unsigned int id, unsigned int slot)
 {
 	unsigned int table = slot / TH_SLOTS, k = slot % TH_SLOTS;
-	return TH_BASE + (uint64_t)table * SZ_1M + ((uint64_t)(k * NTHREADS + id) * 37 % 256) * SZ_4K;
+	return TH_BASE + (uint64_t)table * SZ_1M +
+	       ((uint64_t)(k * NTHREADS + id) * 37 % 128) * 2 * SZ_4K;
+}
+
+/* Free the gather's tables after checking they are dead (as a sync would). */
+static void th_sync(struct th_arg *a, struct iommu_iotlb_gather *g)
+{
+	phys_addr_t t = g->freelist.head;
+
+	for (size_t i = 0; i < g->freelist.count; i++) {
+		struct ik_page *pg = ik_mem_page(a->f->mem, t);
+		/* Killed: the bias is gone. */
+		if (pt_table_users(pg) >= 0)
+			a->bad_freed++;
+		t = pg->next;
+	}
+	a->tables_freed += g->freelist.count;
+	iommu_put_pages_list(a->f->mem, g);
 }
 
 static void *th_main(void *p)
 {
 	struct th_arg *a = p;
-	struct fx *f = a->f;
+	struct io_pgtable_ops *ops = a->f->ops;
 	uint64_t rng = a->seed;
 
 	for (unsigned int round = 0; round < TH_ROUNDS; round++) {
 		unsigned int slot = (unsigned int)(ik_test_rand(&rng) % (TH_TABLES * TH_SLOTS));
 		uint64_t iova = th_iova(a->id, slot);
+		/* One call for both pages (general path) or one per page (fast path). */
+		bool pair = ik_test_rand(&rng) & 1;
+		struct iommu_iotlb_gather g;
+		size_t m = 0;
+
 		if (!a->ref[slot]) {
-			uint32_t pa = 0x80000000u + ((uint32_t)a->id << 24) + ((uint32_t)slot << 12);
-			size_t m = 0;
-			int ret = f->ops->map_pages(f->ops, iova, pa, SZ_4K, 1, RW, 0, &m);
-			if (ret || m != SZ_4K)
-				a->errors++;
-			else
-				a->ref[slot] = pa;
-		} else {
-			if (f->ops->iova_to_phys(f->ops, iova + 8) != a->ref[slot] + 8)
-				a->errors++;
-			struct iommu_iotlb_gather g;
-			ik_iommu_iotlb_gather_init(&g);
-			if (f->ops->unmap_pages(f->ops, iova, SZ_4K, 1, &g) != (long)SZ_4K)
-				a->errors++;
-			a->ref[slot] = 0;
-			phys_addr_t t = g.freelist.head;
-			for (size_t i = 0; i < g.freelist.count; i++) {
-				struct ik_page *pg = ik_mem_page(f->mem, t);
-				/* Killed: bias gone (transient references aside, none here). */
-				if (pt_table_users(pg) >= 0)
-					a->bad_freed++;
-				t = pg->next;
+			uint32_t pa = 0x80000000u + ((uint32_t)a->id << 24) + ((uint32_t)slot << 13);
+			if (pair) {
+				if (ops->map_pages(ops, iova, pa, SZ_4K, 2, RW, 0, &m) || m != 2 * SZ_4K)
+					a->errors++;
+			} else {
+				for (unsigned int k = 0; k < 2; k++)
+					if (ops->map_pages(ops, iova + k * SZ_4K, pa + k * SZ_4K, SZ_4K,
+							   1, RW, 0, &m) || m != SZ_4K)
+						a->errors++;
 			}
-			a->tables_freed += g.freelist.count;
-			iommu_put_pages_list(f->mem, &g);
+			a->ref[slot] = pa;
+			continue;
 		}
+		for (unsigned int k = 0; k < 2; k++)
+			if (ops->iova_to_phys(ops, iova + k * SZ_4K + 8) != a->ref[slot] + k * SZ_4K + 8)
+				a->errors++;
+		ik_iommu_iotlb_gather_init(&g);
+		if (pair) {
+			if (ops->unmap_pages(ops, iova, SZ_4K, 2, &g) != (long)(2 * SZ_4K))
+				a->errors++;
+		} else {
+			for (unsigned int k = 0; k < 2; k++)
+				if (ops->unmap_pages(ops, iova + k * SZ_4K, SZ_4K, 1, &g) != (long)SZ_4K)
+					a->errors++;
+		}
+		a->ref[slot] = 0;
+		th_sync(a, &g);
 	}
 	return NULL;
 }
@@ -1355,10 +1426,10 @@ static void test_threads_share_tables(void **state)
 
 	/* Final state: each thread's pages as it left them; counts exact. */
 	for (unsigned int i = 0; i < NTHREADS; i++)
-		for (unsigned int s = 0; s < TH_TABLES * TH_SLOTS; s++) {
-			uint64_t iova = th_iova(i, s);
-			assert_int_equal(f->ops->iova_to_phys(f->ops, iova), args[i].ref[s]);
-		}
+		for (unsigned int s = 0; s < TH_TABLES * TH_SLOTS; s++)
+			for (unsigned int k = 0; k < 2; k++)
+				assert_int_equal(f->ops->iova_to_phys(f->ops, th_iova(i, s) + k * SZ_4K),
+						 args[i].ref[s] ? args[i].ref[s] + k * SZ_4K : 0);
 	for (unsigned int t = 0; t < TH_TABLES; t++) {
 		uint32_t e = l1_word(f, TH_BASE + t * SZ_1M);
 		if (!e)
@@ -1372,7 +1443,7 @@ static void test_threads_share_tables(void **state)
 	for (unsigned int i = 0; i < NTHREADS; i++)
 		for (unsigned int s = 0; s < TH_TABLES * TH_SLOTS; s++)
 			if (args[i].ref[s])
-				assert_int_equal(unmap_sync(f, th_iova(i, s), SZ_4K, 1), SZ_4K);
+				assert_int_equal(unmap_sync(f, th_iova(i, s), SZ_4K, 2), 2 * SZ_4K);
 	fx_free(f); /* every table page is back: nothing leaked or freed twice */
 }
 
