@@ -86,6 +86,8 @@
 
 /* Rare paths stay out of line so the per-page ones stay short. */
 #define OMAP_COLD __attribute__((noinline, cold))
+/* Multi-page paths: out of line (small fast-path frames) but optimized for speed. */
+#define OMAP_NOINLINE __attribute__((noinline))
 
 /* How long to wait for transient references before calling a table busy. */
 #define OMAP_KILL_TRIES 1000u
@@ -163,7 +165,8 @@ static inline void omap_gather(struct omap_pgtable *op, struct iommu_iotlb_gathe
 }
 
 /* A zeroed second-level table below 4 GiB (the descriptors hold 32 bits). */
-OMAP_COLD static int omap_l2_alloc(struct omap_pgtable *op, struct omap_l2 *t)
+OMAP_COLD
+static int omap_l2_alloc(struct omap_pgtable *op, struct omap_l2 *t)
 {
 	phys_addr_t pa;
 	int ret = pt_table_alloc(op->mem, L2_ALLOC_BYTES, &pa);
@@ -178,8 +181,9 @@ OMAP_COLD static int omap_l2_alloc(struct omap_pgtable *op, struct omap_l2 *t)
 }
 
 /* omap_l2_get() when the entry is not (yet) a live table: install one or retry. */
-OMAP_COLD static int omap_l2_get_slow(struct omap_pgtable *op, uint32_t *l1p, int32_t refs,
-				      struct omap_l2 *t)
+OMAP_COLD
+static int omap_l2_get_slow(struct omap_pgtable *op, uint32_t *l1p, int32_t refs,
+			    struct omap_l2 *t)
 {
 	for (;;) {
 		uint32_t e = ik_read_le32_acquire(l1p);
@@ -300,7 +304,8 @@ static int omap_map_l2(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, u
  * can take its place: the walk cache for that 1 MiB is flushed before the
  * page is freed.
  */
-OMAP_COLD static int omap_l1_drop_table(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint32_t va)
+OMAP_COLD
+static int omap_l1_drop_table(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint32_t va)
 {
 	struct omap_l2 t;
 
@@ -326,7 +331,8 @@ OMAP_COLD static int omap_l1_drop_table(struct omap_pgtable *op, uint32_t *l1p, 
  * each must be a fault entry or point to an empty table, which goes. Checks
  * all before changing any.
  */
-OMAP_COLD static int omap_l1_claim(struct omap_pgtable *op, uint32_t *l1p, unsigned int n, uint32_t va)
+OMAP_COLD
+static int omap_l1_claim(struct omap_pgtable *op, uint32_t *l1p, unsigned int n, uint32_t va)
 {
 	unsigned int i;
 
@@ -353,7 +359,8 @@ OMAP_COLD static int omap_l1_claim(struct omap_pgtable *op, uint32_t *l1p, unsig
 }
 
 /* Map sections (1 MiB) or supersections (16 MiB). */
-OMAP_COLD static int omap_map_l1(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, uint32_t pgsize,
+OMAP_COLD
+static int omap_map_l1(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, uint32_t pgsize,
 		       size_t pgcount, uint32_t attr, size_t *mapped)
 {
 	const bool super = pgsize == OMAP_SZ_16M;
@@ -443,7 +450,8 @@ static inline int omap_map_one_small(struct omap_pgtable *op, uint64_t iova, uin
 }
 
 /* omap_map_pages() for everything but the fast path. */
-OMAP_COLD static int omap_map_general(struct omap_pgtable *op, uint64_t iova, uint64_t paddr, size_t pgsize,
+OMAP_NOINLINE
+static int omap_map_general(struct omap_pgtable *op, uint64_t iova, uint64_t paddr, size_t pgsize,
 			    size_t pgcount, int prot, size_t *mapped)
 {
 	unsigned int shift;
@@ -496,7 +504,8 @@ static int omap_map_pages(struct io_pgtable_ops *ops, dma_addr_t iova, phys_addr
 }
 
 /* An emptied table: claim it, detach it, free it after the IOTLB sync. */
-OMAP_COLD static void omap_l2_release(struct omap_pgtable *op, uint32_t *l1p, const struct omap_l2 *t,
+OMAP_COLD
+static void omap_l2_release(struct omap_pgtable *op, uint32_t *l1p, const struct omap_l2 *t,
 			    struct iommu_iotlb_gather *gather)
 {
 	if (!pt_table_kill(t->pg))
@@ -506,7 +515,8 @@ OMAP_COLD static void omap_l2_release(struct omap_pgtable *op, uint32_t *l1p, co
 }
 
 /* Clear every leaf of a full table at @va (1 MiB aligned), each gathered. */
-OMAP_COLD static void omap_l2_clear_all(struct omap_pgtable *op, uint32_t *l1p, const struct omap_l2 *t,
+OMAP_COLD
+static void omap_l2_clear_all(struct omap_pgtable *op, uint32_t *l1p, const struct omap_l2 *t,
 			      uint32_t va, struct iommu_iotlb_gather *gather)
 {
 	unsigned int idx = 0;
@@ -533,7 +543,8 @@ OMAP_COLD static void omap_l2_clear_all(struct omap_pgtable *op, uint32_t *l1p, 
  * Unmap [va, va + size) (1 or 16 MiB) that smaller leaves map: only if all
  * of it is mapped, else -ENOENT with nothing changed.
  */
-OMAP_COLD static long omap_unmap_cover(struct omap_pgtable *op, uint32_t va, size_t size,
+OMAP_COLD
+static long omap_unmap_cover(struct omap_pgtable *op, uint32_t va, size_t size,
 			     struct iommu_iotlb_gather *gather)
 {
 	const unsigned int n = (unsigned int)(size >> 20);
@@ -596,7 +607,8 @@ static int32_t omap_l2_fill(uint32_t *pte, uint32_t pa_1m, uint32_t attr, uint32
 }
 
 /* Replace section @e at @l1p by a table without [rs, re). */
-OMAP_COLD static int omap_split_section(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint64_t lstart,
+OMAP_COLD
+static int omap_split_section(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint64_t lstart,
 			      uint64_t rs, uint64_t re)
 {
 	struct omap_l2 t;
@@ -620,7 +632,8 @@ OMAP_COLD static int omap_split_section(struct omap_pgtable *op, uint32_t *l1p, 
  * the at most two 1 MiB pieces the hole cuts, tables. All allocation comes
  * first so that -ENOMEM leaves the supersection intact.
  */
-OMAP_COLD static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint64_t lstart, uint64_t rs,
+OMAP_COLD
+static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint64_t lstart, uint64_t rs,
 			    uint64_t re)
 {
 	uint32_t *first = &op->l1[L1_INDEX(lstart)];
@@ -663,7 +676,8 @@ OMAP_COLD static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint6
 }
 
 /* Unmap at @va inside or over the section/supersection @e. */
-OMAP_COLD static long omap_unmap_l1_leaf(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint32_t va,
+OMAP_COLD
+static long omap_unmap_l1_leaf(struct omap_pgtable *op, uint32_t *l1p, uint32_t e, uint32_t va,
 			       size_t pgsize, uint64_t end, struct iommu_iotlb_gather *gather)
 {
 	const bool super = e & L1_SUPER;
@@ -690,7 +704,8 @@ OMAP_COLD static long omap_unmap_l1_leaf(struct omap_pgtable *op, uint32_t *l1p,
 }
 
 /* Turn large page @e at @p (16 words, from @lstart) into small pages without [rs, re). */
-OMAP_COLD static void omap_split_large(uint32_t *p, uint32_t e, uint64_t lstart, uint64_t rs, uint64_t re)
+OMAP_COLD
+static void omap_split_large(uint32_t *p, uint32_t e, uint64_t lstart, uint64_t rs, uint64_t re)
 {
 	const uint32_t base = e & L2_LARGE_ADDR, attr = e & L2_ATTR_MASK;
 
@@ -812,7 +827,8 @@ static inline long omap_unmap_one_small(struct omap_pgtable *op, uint64_t iova,
 }
 
 /* omap_unmap_pages() for everything but the fast path. */
-OMAP_COLD static long omap_unmap_general(struct omap_pgtable *op, uint64_t iova, size_t pgsize,
+OMAP_NOINLINE
+static long omap_unmap_general(struct omap_pgtable *op, uint64_t iova, size_t pgsize,
 			       size_t pgcount, struct iommu_iotlb_gather *gather)
 {
 	unsigned int shift;
