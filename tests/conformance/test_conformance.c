@@ -328,6 +328,71 @@ static void test_partial_unmap_of_blocks(void **state)
 	assert_int_equal(ik_mem_free_count(fx->mem), fx->free_pages_at_start);
 }
 
+/* Take every free page; give them back with hoard_release(). */
+static size_t hoard_all(struct fixture *fx, phys_addr_t **hoard)
+{
+	size_t n = 0, cap = ik_mem_free_count(fx->mem);
+	*hoard = malloc((cap + 1) * sizeof(**hoard));
+	assert_non_null(*hoard);
+	while (n <= cap && ik_mem_alloc_pages(fx->mem, 1, 0x1000, &(*hoard)[n]) == 0)
+		n++;
+	return n;
+}
+
+static void hoard_release(struct fixture *fx, phys_addr_t *hoard, size_t n)
+{
+	while (n)
+		ik_mem_free_pages(fx->mem, hoard[--n], 1);
+	free(hoard);
+}
+
+/*
+ * Splitting a block may need a new table. Without memory the unmap fails
+ * with ENOMEM and the whole block stays mapped; with memory it succeeds.
+ */
+static void test_partial_unmap_enomem_keeps_block(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned long sizes = fx->sizes & ~(unsigned long)fx->min_page;
+	size_t p = fx->min_page;
+	dma_addr_t iova = fx->base;
+	unsigned int saw_enomem = 0;
+
+	while (sizes) {
+		size_t size = (size_t)1 << __builtin_ctzl(sizes);
+		sizes &= sizes - 1;
+		if (size > (64UL << 20))
+			continue;
+		iova = (iova + size - 1) & ~(dma_addr_t)(size - 1);
+		phys_addr_t pa = ik_test_alloc(fx->m, size, size), *hoard;
+		dma_addr_t hole = iova + size / 2;
+		assert_int_equal(iommu_map(fx->domain, iova, pa, size, RW, GFP_KERNEL), 0);
+		size_t n = hoard_all(fx, &hoard);
+		errno = 0;
+		size_t got = iommu_unmap(fx->domain, hole, p);
+		if (got == 0) {
+			assert_int_equal(errno, ENOMEM);
+			saw_enomem++;
+			for (uint64_t off = 0; off < size; off += p)
+				assert_int_equal(iommu_iova_to_phys(fx->domain, iova + off), pa + off);
+			check_dma_roundtrip(fx, hole, pa + size / 2, p);
+			hoard_release(fx, hoard, n);
+			assert_int_equal(iommu_unmap(fx->domain, hole, p), p);
+		} else {
+			assert_int_equal(got, p); /* this split needed no new table */
+			hoard_release(fx, hoard, n);
+		}
+		assert_int_equal(iommu_iova_to_phys(fx->domain, hole), 0);
+		assert_int_equal(iommu_iova_to_phys(fx->domain, hole + p), pa + size / 2 + p);
+		assert_int_equal(iommu_unmap(fx->domain, iova, size / 2), size / 2);
+		assert_int_equal(iommu_unmap(fx->domain, hole + p, size / 2 - p), size / 2 - p);
+		ik_mem_free_pages(fx->mem, pa, size >> 12);
+		iova += size;
+	}
+	assert_true(saw_enomem >= 1); /* some block size needs a table to split */
+	assert_int_equal(ik_mem_free_count(fx->mem), fx->free_pages_at_start);
+}
+
 /* Out of memory part way: the map fails whole and leaves nothing behind. */
 static void test_map_enomem_rolls_back(void **state)
 {
@@ -651,6 +716,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_unmap_of_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_enomem_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_unmap_enomem_keeps_block, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_map_sg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_reaches_handler, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_without_handler_is_logged, setup,
