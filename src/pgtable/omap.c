@@ -510,8 +510,9 @@ static void omap_l2_release(struct omap_pgtable *op, uint32_t *l1p, const struct
 {
 	if (!pt_table_kill(t->pg))
 		return; /* a mapper took a reference: it lives on */
-	ik_write_le32(l1p, 0);
-	iommu_pages_list_add(op->mem, gather, t->pa);
+	/* Only the killer detaches it; a failed CAS would mean a broken caller contract. */
+	if (ik_cmpxchg_le32(l1p, (uint32_t)t->pa | L1_TYPE_TABLE, 0))
+		iommu_pages_list_add(op->mem, gather, t->pa);
 }
 
 /* Clear every leaf of a full table at @va (1 MiB aligned), each gathered. */
@@ -666,12 +667,20 @@ static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint64_t lstart
 			next[i] = (uint32_t)t->pa | L1_TYPE_TABLE;
 		}
 	}
-	/* Each word goes from the supersection to its own replacement. */
-	for (i = 0; i < REPEAT; i++) {
-		if (!ik_cmpxchg_le32(&first[i], e, next[i]) &&
-		    (next[i] & L1_TYPE_MASK) == L1_TYPE_TABLE)
-			pt_table_free(op->mem, next[i] & L1_TABLE_ADDR, L2_ALLOC_BYTES);
+	/*
+	 * Whoever moves the first word off the supersection owns the split;
+	 * a concurrent splitter (unmapping another part of the same block)
+	 * retries and finds the replacement. Each word goes from the
+	 * supersection to its own replacement, so every address translates
+	 * correctly at every moment.
+	 */
+	if (!ik_cmpxchg_le32(&first[0], e, next[0])) {
+		while (nt--)
+			pt_table_free(op->mem, tables[nt].pa, L2_ALLOC_BYTES);
+		return -EAGAIN;
 	}
+	for (i = 1; i < REPEAT; i++)
+		ik_cmpxchg_le32(&first[i], e, next[i]);
 	return 0;
 }
 
@@ -703,16 +712,25 @@ static long omap_unmap_l1_leaf(struct omap_pgtable *op, uint32_t *l1p, uint32_t 
 	return (long)(rm_end - va);
 }
 
-/* Turn large page @e at @p (16 words, from @lstart) into small pages without [rs, re). */
+/*
+ * Turn large page @e at @p (16 words, from @lstart) into small pages
+ * without [rs, re). False if a concurrent split of the same page got there
+ * first (the caller looks again); as for supersections, the first word
+ * decides, and each word goes straight from @e to its replacement.
+ */
 OMAP_COLD
-static void omap_split_large(uint32_t *p, uint32_t e, uint64_t lstart, uint64_t rs, uint64_t re)
+static bool omap_split_large(uint32_t *p, uint32_t e, uint64_t lstart, uint64_t rs, uint64_t re)
 {
 	const uint32_t base = e & L2_LARGE_ADDR, attr = e & L2_ATTR_MASK;
 
 	for (unsigned int k = 0; k < REPEAT; k++) {
 		uint64_t a = lstart + ((uint64_t)k << 12);
-		ik_write_le32(&p[k], (a >= rs && a < re) ? 0 : (base + (k << 12)) | attr | L2_SMALL);
+		uint32_t v = (a >= rs && a < re) ? 0 : (base + (k << 12)) | attr | L2_SMALL;
+
+		if (!ik_cmpxchg_le32(&p[k], e, v) && k == 0)
+			return false;
 	}
+	return true;
 }
 
 /* Unmap 4K/64K pages from @va up to @end within the table at @l1p. */
@@ -757,8 +775,9 @@ static long omap_unmap_l2(struct omap_pgtable *op, uint32_t *l1p, uint32_t l1e, 
 			if (cur == lstart && rm_end == lstart + OMAP_SZ_64K) {
 				for (unsigned int k = 0; k < REPEAT; k++)
 					ik_write_le32(&p[k], 0);
-			} else {
-				omap_split_large(p, e, lstart, cur, rm_end);
+			} else if (!omap_split_large(p, e, lstart, cur, rm_end)) {
+				sched_yield();
+				continue; /* split by another thread: look again */
 			}
 			omap_gather(op, gather, lstart, OMAP_SZ_64K);
 			removed += (int32_t)((rm_end - cur) >> 12);
@@ -795,6 +814,8 @@ static long omap_unmap_step(struct omap_pgtable *op, uint32_t va, size_t pgsize,
 		default:
 			return -ENOENT;
 		}
+		if (ret == -EAGAIN)
+			sched_yield(); /* another thread is splitting this block */
 	} while (ret == -EAGAIN);
 	return ret;
 }

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1447,6 +1448,132 @@ static void test_threads_share_tables(void **state)
 	fx_free(f); /* every table page is back: nothing leaked or freed twice */
 }
 
+/*
+ * Threads unmapping disjoint pages of the same blocks: a supersection, a
+ * section and two large pages are split by whichever thread comes first
+ * while the others unmap their own pages of them.
+ */
+#define SB_SUPER   0x20000000ULL
+#define SB_SECTION 0x21000000ULL
+#define SB_LARGE   0x21100000ULL
+#define SB_ROUNDS  60
+#define SB_PER     4 /* pages per thread in the supersection */
+
+struct sb_arg {
+	struct fx *f;
+	pthread_barrier_t *start, *done;
+	unsigned int *ready; /* start line: threads leave it together */
+	unsigned int id;
+	unsigned long errors;
+};
+
+/* The pages thread @id unmaps, @n at most; returns how many. */
+static unsigned int sb_pages(unsigned int id, uint64_t *va)
+{
+	unsigned int n = 0;
+
+	for (unsigned int k = 0; k < SB_PER; k++) /* 97 is odd: distinct mod 4096 */
+		va[n++] = SB_SUPER + (uint64_t)((k * NTHREADS + id) * 97 % 4096) * SZ_4K;
+	for (unsigned int k = 0; k < 2; k++)
+		va[n++] = SB_SECTION + (uint64_t)((k * NTHREADS + id) * 37 % 256) * SZ_4K;
+	for (unsigned int k = 0; k < 2; k++)
+		va[n++] = SB_LARGE + k * SZ_64K + (uint64_t)id * SZ_4K;
+	return n;
+}
+
+static void *sb_main(void *p)
+{
+	struct sb_arg *a = p;
+	struct io_pgtable_ops *ops = a->f->ops;
+	uint64_t va[SB_PER + 4];
+	unsigned int n = sb_pages(a->id, va);
+
+	for (unsigned int round = 0; round < SB_ROUNDS; round++) {
+		pthread_barrier_wait(a->start);
+		__atomic_add_fetch(a->ready, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(a->ready, __ATOMIC_SEQ_CST) < (round + 1) * NTHREADS)
+			sched_yield();
+		struct iommu_iotlb_gather g;
+		ik_iommu_iotlb_gather_init(&g);
+		for (unsigned int i = 0; i < n; i++)
+			if (ops->unmap_pages(ops, va[(i + a->id) % n], SZ_4K, 1, &g) != (long)SZ_4K)
+				a->errors++;
+		iommu_put_pages_list(a->f->mem, &g);
+		pthread_barrier_wait(a->done);
+	}
+	return NULL;
+}
+
+/* Unmap whatever is left in [va, end), runs between holes at a time. */
+static void sb_teardown(struct fx *f, uint64_t va, uint64_t end)
+{
+	while (va < end) {
+		long r = unmap_sync(f, va, SZ_4K, (end - va) / SZ_4K);
+		va += r > 0 ? (uint64_t)r : SZ_4K;
+	}
+}
+
+static void test_threads_split_shared_blocks(void **state)
+{
+	struct fx *f = fx_new(0);
+	pthread_barrier_t start, done;
+	struct sb_arg args[NTHREADS];
+	pthread_t th[NTHREADS];
+	static uint8_t gone[4096 + 256 + 32];
+	unsigned int ready = 0;
+	(void)state;
+
+	pthread_barrier_init(&start, NULL, NTHREADS + 1);
+	pthread_barrier_init(&done, NULL, NTHREADS + 1);
+	memset(gone, 0, sizeof(gone));
+	for (unsigned int i = 0; i < NTHREADS; i++) {
+		uint64_t va[SB_PER + 4];
+		unsigned int n = sb_pages(i, va);
+		for (unsigned int k = 0; k < n; k++)
+			gone[(va[k] - SB_SUPER) >> 12 < 4096 ? (va[k] - SB_SUPER) >> 12 :
+			     4096 + ((va[k] - SB_SECTION) >> 12)] = 1;
+		args[i] = (struct sb_arg){
+			.f = f, .start = &start, .done = &done, .ready = &ready, .id = i,
+		};
+		assert_int_equal(pthread_create(&th[i], NULL, sb_main, &args[i]), 0);
+	}
+	for (unsigned int round = 0; round < SB_ROUNDS; round++) {
+		map_ok(f, SB_SUPER, 0x90000000, SZ_16M, 1);
+		map_ok(f, SB_SECTION, 0x91000000, SZ_1M, 1);
+		map_ok(f, SB_LARGE, 0x91100000, SZ_64K, 2);
+		pthread_barrier_wait(&start);
+		pthread_barrier_wait(&done);
+
+		/* Exactly the threads' pages are gone; the rest is as mapped. */
+		for (unsigned int i = 0; i < 4096 + 256 + 32; i++) {
+			uint64_t va = i < 4096 ? SB_SUPER + (uint64_t)i * SZ_4K :
+					     SB_SECTION + (uint64_t)(i - 4096) * SZ_4K;
+			uint64_t pa = (i < 4096 ? 0x90000000 : 0x91000000) +
+				      (i < 4096 ? i : i - 4096) * SZ_4K;
+			assert_int_equal(f->ops->iova_to_phys(f->ops, va + 4), gone[i] ? 0 : pa + 4);
+		}
+		for (uint64_t va = SB_SUPER; va < SB_LARGE + SZ_1M; va += SZ_1M) {
+			uint32_t e = l1_word(f, va);
+			if ((e & 3) != 1)
+				continue;
+			int32_t live = 0;
+			for (unsigned int k = 0; k < 256; k++)
+				live += rd32(f->mem, (e & 0xfffffc00u) + k * 4) != 0;
+			assert_int_equal(table_users(f, e & 0xfffffc00u), live);
+		}
+		sb_teardown(f, SB_SUPER, SB_LARGE + SZ_1M);
+		for (uint64_t va = SB_SUPER; va < SB_LARGE + SZ_1M; va += SZ_1M)
+			assert_int_equal(l1_word(f, va), 0);
+	}
+	for (unsigned int i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].errors, 0);
+	}
+	pthread_barrier_destroy(&start);
+	pthread_barrier_destroy(&done);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1468,6 +1595,7 @@ int main(void)
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_random_against_reference),
 		cmocka_unit_test(test_threads_share_tables),
+		cmocka_unit_test(test_threads_split_shared_blocks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
