@@ -30,6 +30,14 @@
  * 64 KiB large-page words. Every L2 table gets its own 4 KiB page so that
  * its live entries can be counted in the page metadata (pt-table.h).
  *
+ * Concurrency (disjoint IOVA ranges, no locks): new L2 tables are
+ * published with a CAS on the L1 word; mappers count the entries they will
+ * write before writing them and re-check the L1 word (pt-table.h); the
+ * unmapper that empties a table kills it, clears the L1 word and queues the
+ * page on the gather. A block split by two threads unmapping different
+ * parts of it is decided by a CAS on the block's first word (sections have
+ * only that one); the loser retries on the replacement.
+ *
  * Permissions: this MMU has none. IOMMU_READ/WRITE/CACHE/NOEXEC/MMIO/PRIV
  * are accepted (a map needs READ or WRITE) but not enforced: every mapping
  * is readable and writable by the device. Access attributes (endianness
