@@ -39,6 +39,7 @@ static const struct ik_hw_model_type *const builtin_models[] = {
 };
 static const struct ik_iommu_driver_type *const builtin_drivers[] = {
 	&ik_omap_iommu_driver_type,
+	&ik_arm_smmu_driver_type,
 };
 
 struct runtime_type {

@@ -19,10 +19,28 @@
  *  - DMA masters: the ISP behind MMU1, the IVA2.2 DSP behind MMU2, and
  *    the system DMA controller (sDMA), which sees physical addresses
  *    directly. Each MMU serves a single master, source ID 0.
+ *
+ * "smmu" is modelled on the memory map of the Arm Juno development
+ * platform, with its GPU SMMU (an MMU-400, SMMUv1, on the board) replaced
+ * by an SMMUv2 as in MMU-500 designs (the model: src/hw/arm_smmu.c):
+ *  - DRAM: 2 GiB at 0x8_8000_0000, the start of Juno's second DRAM bank
+ *    (juno-base.dtsi: memory@80000000 has <0x8 0x80000000 0x1 0x80000000>).
+ *    All of it lies above 4 GiB, so that any 32-bit truncation of a
+ *    physical address in a driver, a format or a model shows at once.
+ *  - The SMMU at 0x2b400000, interrupt 38: Juno's "smmu_gpu" node
+ *    (reg 0x2b400000, GIC SPI 38 for its global and context interrupts,
+ *    which share the line as they do here).
+ *  - Masters, each with the stream ID it presents: "gpu" 0x100, "dsp"
+ *    0x200, "cam0" and "cam1" both 0x300 (two functions of one camera
+ *    block behind one stream ID: the SMMU cannot tell them apart, so
+ *    they form one IOMMU group), "usb" 0x400; and "dma", a system DMA
+ *    controller wired straight to memory. The stream IDs are this
+ *    machine's own choice, not Juno's.
  */
 #include <errno.h>
 #include <string.h>
 
+#include "ik/arm-smmu-regs.h"
 #include "ik/compiler.h"
 #include "ik/machine.h"
 
@@ -71,8 +89,48 @@ static const struct ik_machine_desc omap3_desc = {
 	.nr_masters = ARRAY_SIZE(omap3_masters),
 };
 
+#define SMMU_SOC_DRAM_BASE 0x880000000ULL
+#define SMMU_SOC_DRAM_SIZE (2ULL << 30)
+#define SMMU_SOC_SMMU_BASE 0x2b400000ULL
+#define SMMU_SOC_SMMU_IRQ  38
+
+static const struct ik_region_desc smmu_soc_regions[] = {
+	{ .name = "dram", .base = SMMU_SOC_DRAM_BASE, .size = SMMU_SOC_DRAM_SIZE },
+};
+
+static const struct ik_iommu_desc smmu_soc_iommus[] = {
+	{
+		.name = "smmu",
+		.compatible = SMMU_COMPATIBLE,
+		.mmio_base = SMMU_SOC_SMMU_BASE,
+		.irq = SMMU_SOC_SMMU_IRQ,
+		.tlb_entries = 0,
+	},
+};
+
+static const struct ik_master_desc smmu_soc_masters[] = {
+	{ .name = "gpu", .iommu = "smmu", .sid = 0x100 },
+	{ .name = "dsp", .iommu = "smmu", .sid = 0x200 },
+	{ .name = "cam0", .iommu = "smmu", .sid = 0x300 },
+	{ .name = "cam1", .iommu = "smmu", .sid = 0x300 },
+	{ .name = "usb", .iommu = "smmu", .sid = 0x400 },
+	{ .name = "dma", .iommu = NULL, .sid = 0 },
+};
+
+static const struct ik_machine_desc smmu_soc_desc = {
+	.size = sizeof(struct ik_machine_desc),
+	.name = "smmu",
+	.regions = smmu_soc_regions,
+	.nr_regions = ARRAY_SIZE(smmu_soc_regions),
+	.iommus = smmu_soc_iommus,
+	.nr_iommus = ARRAY_SIZE(smmu_soc_iommus),
+	.masters = smmu_soc_masters,
+	.nr_masters = ARRAY_SIZE(smmu_soc_masters),
+};
+
 static const struct ik_machine_desc *const builtin_descs[] = {
 	&omap3_desc,
+	&smmu_soc_desc,
 };
 
 /**
