@@ -232,6 +232,7 @@ static struct iommu_domain *domain_alloc(struct iommu_device *iommu, unsigned in
 		errno = EINVAL;
 		return NULL;
 	}
+	domain->min_pagesz = domain->pgsize_bitmap ? 1UL << ik_ffs64(domain->pgsize_bitmap) : 0;
 	return domain;
 }
 
@@ -439,13 +440,29 @@ size_t iommu_pgsize(unsigned long pgsize_bitmap, dma_addr_t iova, phys_addr_t pa
 
 /* --- map / unmap --- */
 
-static unsigned long min_pagesz(const struct iommu_domain *domain)
+static inline unsigned long min_pagesz(const struct iommu_domain *domain)
 {
-	return 1UL << ik_ffs64(domain->pgsize_bitmap);
+	return domain->min_pagesz;
+}
+
+/*
+ * The page size for the next run of a map or unmap. One page of a size the
+ * hardware has, with both addresses aligned to it, is the common case of
+ * per-page callers; it needs none of iommu_pgsize()'s work.
+ */
+static inline size_t next_pgsize(const struct iommu_domain *domain, dma_addr_t iova,
+				 phys_addr_t paddr, size_t size, size_t *count)
+{
+	if (!(size & (size - 1)) && (domain->pgsize_bitmap & size) &&
+	    !((iova | paddr) & (size - 1))) {
+		*count = 1;
+		return size;
+	}
+	return iommu_pgsize(domain->pgsize_bitmap, iova, paddr, size, count);
 }
 
 /* Common checks of a map or unmap request; 0 or a negative errno. */
-static int check_range(const struct iommu_domain *domain, dma_addr_t iova, uint64_t paddr,
+static inline int check_range(const struct iommu_domain *domain, dma_addr_t iova, uint64_t paddr,
 		       size_t size)
 {
 	if (!domain || !(domain->type & __IOMMU_DOMAIN_PAGING) || !domain->ops->map_pages)
@@ -475,8 +492,8 @@ static int map_range(struct iommu_domain *domain, dma_addr_t iova, phys_addr_t p
 	}
 	while (*done < size) {
 		size_t count, mapped = 0;
-		size_t pgsize = iommu_pgsize(domain->pgsize_bitmap, iova + *done, paddr + *done,
-					     size - *done, &count);
+		size_t pgsize = next_pgsize(domain, iova + *done, paddr + *done, size - *done,
+					    &count);
 		ret = ops->map_pages(domain, iova + *done, paddr + *done, pgsize, count, prot,
 				     gfp, &mapped);
 		*done += mapped;
@@ -528,8 +545,8 @@ static size_t unmap_range(struct iommu_domain *domain, dma_addr_t iova, size_t s
 	}
 	while (unmapped < size) {
 		size_t count;
-		size_t pgsize = iommu_pgsize(domain->pgsize_bitmap, iova + unmapped,
-					     iova + unmapped, size - unmapped, &count);
+		size_t pgsize = next_pgsize(domain, iova + unmapped, iova + unmapped,
+					    size - unmapped, &count);
 		long ret = ops->unmap_pages(domain, iova + unmapped, pgsize, count, gather);
 		if (ret <= 0) {
 			errno = ret < 0 ? (int)-ret : ENOENT;

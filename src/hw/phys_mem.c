@@ -169,6 +169,9 @@ static void sim_free_pages(struct ik_mem *mem, phys_addr_t pa, size_t npages)
 	for (size_t k = 0; k < npages; k++)
 		bit_clear(r->bitmap, idx + k);
 	r->nr_free += npages;
+	/* Reuse what was freed first: it is touched already and likely cached. */
+	if (idx < r->hint)
+		r->hint = idx;
 	pthread_mutex_unlock(&mem->lock);
 }
 

@@ -100,6 +100,7 @@ struct iommu_domain {
 	void *handler_token;
 	/* core-private */
 	struct ik_mem *mem;      /* where its page tables live */
+	unsigned long min_pagesz; /* smallest page in pgsize_bitmap */
 	unsigned int attach_count; /* groups attached, under the core's lock */
 };
 
