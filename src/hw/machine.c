@@ -36,6 +36,7 @@
  */
 static const struct ik_hw_model_type *const builtin_models[] = {
 	&ik_omap_mmu_model_type,
+	&ik_arm_smmu_model_type,
 };
 static const struct ik_iommu_driver_type *const builtin_drivers[] = {
 	&ik_omap_iommu_driver_type,

@@ -181,6 +181,16 @@
 #define SMMU_S2CR_PRIVCFG_MASK  (3u << 24)
 #define SMMU_S2CR_RESET         (SMMU_S2CR_TYPE_FAULT << SMMU_S2CR_TYPE_SHIFT)
 
+/*
+ * Page 2 of the global space is IMPLEMENTATION DEFINED (IHI 0062, 8.1).
+ * This model puts a debug counter there: the number of TLB invalidations
+ * that were still unsynced (no TLBSYNC/sTLBGSYNC since) when a
+ * translation next went through the context bank they target (global
+ * ones: any bank). Read-only count, saturating; any write clears it.
+ */
+#define SMMU_IMPDEF_BASE        (2u * SMMU_PAGE_SIZE)
+#define SMMU_IMPDEF_UNSYNCED_TLBI (SMMU_IMPDEF_BASE + 0x0)
+
 /* --- global register space 1 (offsets from SMMU_GR1_BASE) --- */
 #define SMMU_GR1_CBAR(n)        (0x000u + ((uint32_t)(n) << 2))
 #define SMMU_CBAR_VMID_MASK     0xffu

@@ -133,6 +133,7 @@ struct ik_iommu_driver_type {
 };
 
 extern const struct ik_hw_model_type ik_omap_mmu_model_type;
+extern const struct ik_hw_model_type ik_arm_smmu_model_type; /* "arm,smmu-v2" */
 extern const struct ik_iommu_driver_type ik_omap_iommu_driver_type;
 extern const struct ik_iommu_driver_type ik_arm_smmu_driver_type;
 
