@@ -7,16 +7,18 @@
  *
  * Sources (facts only):
  *   - Arm IHI 0062 "ARM System Memory Management Unit Architecture
- *     Specification, SMMU architecture versions 1.0 and 2.0":
- *     2.4 "Stream mapping" and 9.6 (SMMU_SMRn ID/MASK matching with MASK
- *     bits as don't-care, SMMU_S2CRn TYPE translate/bypass/fault, sCR0
- *     CLIENTPD and USFCFG, stream match conflicts); chapter 3 "Translation
- *     process" and 10.6 (SMMU_CBn_SCTLR M/AFFD/CFIE, TCR/TCR2, TTBR0 with
- *     the ASID in bits 63:48, FSR/FAR/FSYNR0 syndrome, CBFRSYNRA);
- *     chapter 3.8 / 10.7 "TLB maintenance" (TLBIVA, TLBIVAL "last level",
- *     TLBIASID, TLBIALL, TLBSYNC/TLBSTATUS.SACTIVE, global TLBIVMID,
- *     TLBIALLNSNH, sTLBGSYNC/sTLBGSTATUS.GSACTIVE); 8.1 "SMMU address
- *     map" (global pages, then one page per context bank).
+ *     Specification, SMMU architecture versions 1.0 and 2.0" (facts taken
+ *     by register and chapter; section numbers not relied on): the stream
+ *     mapping chapter and the global address space registers (SMMU_SMRn
+ *     ID/MASK matching with MASK bits as don't-care, SMMU_S2CRn TYPE
+ *     translate/bypass/fault, sCR0 CLIENTPD, USFCFG and SMCFCFG, sGFSR
+ *     USF/SMCF/ICF, sGFSYNR0/1, global TLBIVMID, TLBIALLNSNH,
+ *     sTLBGSYNC/sTLBGSTATUS.GSACTIVE); the translation context bank
+ *     registers (SCTLR M/AFFD/CFIE/WXN, TCR/TCR2, TTBR0 with the ASID in
+ *     bits 63:48, FSR/FAR/FSYNR0 syndrome, CBFRSYNRA, TLBIVA/TLBIVAA/
+ *     TLBIVAL/TLBIVAAL ("L": last level only), TLBIASID, TLBIALL,
+ *     TLBSYNC/TLBSTATUS.SACTIVE); the address map (global pages, then one
+ *     page per context bank; IMPLEMENTATION DEFINED global page 2).
  *   - Arm Architecture Reference Manual for A-profile (DDI 0487), D5.2
  *     "The VMSAv8-64 address translation system" (4 KiB granule: 9 index
  *     bits per level, start level from T0SZ, level-0 blocks invalid,

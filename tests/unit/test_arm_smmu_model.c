@@ -7,7 +7,7 @@
  * is used.
  *
  * Register values are worked out from the SMMUv2 architecture (Arm IHI
- * 0062, chapters 9 and 10) in the comments next to them. Descriptor words
+ * 0062, register descriptions) in the comments next to them. Descriptor words
  * come from the Arm ARM (DDI 0487, D5.3 "VMSAv8-64 translation table
  * format descriptors", 4 KiB granule):
  *   bits 1:0   11 table (levels 0-2) or page (level 3); 01 block (levels

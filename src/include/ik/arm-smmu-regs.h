@@ -11,10 +11,10 @@
  *
  * Sources (facts only): Arm IHI 0062 "ARM System Memory Management Unit
  * Architecture Specification, SMMU architecture versions 1.0 and 2.0",
- * chapter 9 "System MMU global address space" (SMMU_sCR0, SMMU_sIDR0-2/7,
+ * its global address space register descriptions (SMMU_sCR0, SMMU_sIDR0-2/7,
  * SMMU_sGFAR/sGFSR/sGFSYNR0-1, global TLB maintenance, SMMU_SMRn,
- * SMMU_S2CRn, SMMU_CBARn, SMMU_CBFRSYNRAn, SMMU_CBA2Rn) and chapter 10
- * "Translation context bank address space" (SMMU_CBn_SCTLR, TCR2, TTBRm,
+ * SMMU_S2CRn, SMMU_CBARn, SMMU_CBFRSYNRAn, SMMU_CBA2Rn) and translation
+ * context bank register descriptions (SMMU_CBn_SCTLR, TCR2, TTBRm,
  * TCR, MAIRm, PAR, FSR, FAR, FSYNR0, TLBI*, TLBSYNC, TLBSTATUS); cross-
  * checked against Linux drivers/iommu/arm/arm-smmu/arm-smmu.h and a
  * vendor's MMU-500 register description (field layouts), and the reset
@@ -22,7 +22,7 @@
  * "SMMU_SCR0" reset 0x00200001: CLIENTPD = 1; AMD UG1087 "SMMU_S2CRn"
  * reset 0x00020000: TYPE = fault).
  *
- * Layout of the window (IHI 0062, 8.1 "SMMU address map"): the lower half
+ * Layout of the window (IHI 0062, the SMMU address map): the lower half
  * is the global address space, NUMPAGE pages of PAGESIZE; page 0 is GR0,
  * page 1 is GR1. The upper half holds one page per translation context
  * bank. This model: 4 KiB pages, NUMPAGE = 8, so 64 KiB in all.
@@ -182,7 +182,7 @@
 #define SMMU_S2CR_RESET         (SMMU_S2CR_TYPE_FAULT << SMMU_S2CR_TYPE_SHIFT)
 
 /*
- * Page 2 of the global space is IMPLEMENTATION DEFINED (IHI 0062, 8.1).
+ * Page 2 of the global space is IMPLEMENTATION DEFINED (IHI 0062 address map).
  * This model puts a debug counter there: the number of TLB invalidations
  * that were still unsynced (no TLBSYNC/sTLBGSYNC since) when a
  * translation next went through the context bank they target (global
