@@ -11,6 +11,7 @@
 
 static const struct io_pgtable_init_fns *const io_pgtable_init_table[IO_PGTABLE_NUM_FMTS] = {
 	[OMAP_IOMMU_PGTABLE] = &io_pgtable_omap_init_fns,
+	[ARM_64_LPAE_S1] = &io_pgtable_arm_64_lpae_s1_init_fns,
 };
 
 /**
