@@ -875,14 +875,14 @@ static const struct iommu_ops arm_smmu_ops = {
 
 /* --- faults --- */
 
-/* The attached master that presents stream ID @sid, or NULL. Under smmu->lock. */
+/* The master attached to @sdom that presents stream ID @sid, or NULL. Under smmu->lock. */
 static struct arm_smmu_master *master_by_sid_locked(struct arm_smmu_device *smmu, uint32_t sid,
 						    const struct arm_smmu_domain *sdom)
 {
 	struct arm_smmu_master *master;
 
 	list_for_each_entry(master, &smmu->masters, node) {
-		if (!master->domain || (sdom && master->domain != sdom))
+		if (master->domain != sdom)
 			continue;
 		for (unsigned int k = 0; k < master->dev->nr_sids; k++)
 			if (master->dev->sids[k] == sid)
@@ -954,10 +954,10 @@ static bool handle_context_fault(struct arm_smmu_device *smmu, unsigned int idx)
 }
 
 /*
- * A global fault: an unmatched stream (the device is detached), a stream
- * whose S2CR says fault (a blocked domain), or a configuration error.
- * Acknowledge it, and report it to the domain of the device if it has one
- * (a blocked domain's handler learns of the access); else log it.
+ * A global fault: an unmatched stream (a device that is not attached), a
+ * stream match conflict or a bad context bank. No domain owns it: log it
+ * with the device the stream ID names, and acknowledge it (sGFSR is
+ * write-1-to-clear).
  */
 static void handle_global_fault(struct arm_smmu_device *smmu)
 {
@@ -971,29 +971,18 @@ static void handle_global_fault(struct arm_smmu_device *smmu)
 	uint64_t gfar = ik_readq(smmu->mmio, SMMU_GR0_BASE + SMMU_GR0_sGFAR);
 	uint32_t syn0 = gr0_read(smmu, SMMU_GR0_sGFSYNR0);
 	uint32_t sid = gr0_read(smmu, SMMU_GR0_sGFSYNR1) & SMMU_sGFSYNR1_SID_MASK;
-	struct arm_smmu_master *master = master_by_sid_locked(smmu, sid, NULL);
-	struct arm_smmu_domain *sdom = master ? master->domain : NULL;
-	struct device *dev = master ? master->dev : NULL;
 	const char *who = sid_name_locked(smmu, sid);
 
 	gr0_write(smmu, SMMU_GR0_sGFSR, gfsr);
 	pthread_mutex_unlock(&smmu->lock);
 
-	int flags = (syn0 & SMMU_sGFSYNR0_WNR) ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ;
-
-	if (syn0 & SMMU_sGFSYNR0_PNU)
-		flags |= IK_FAULT_PRIV;
-	if (syn0 & SMMU_sGFSYNR0_IND)
-		flags |= IK_FAULT_EXEC;
-	if (sdom && !sdom->pgtbl && sdom->domain.type == IOMMU_DOMAIN_BLOCKED) {
-		/* A blocked domain maps nothing: to its owner, a translation fault. */
-		ik_report_iommu_fault(&sdom->domain, dev, gfar, flags | IK_FAULT_TRANSLATION);
-		return;
-	}
-	ik_err("%s: global fault: sGFSR %#x, stream %#x (%s), iova %#llx, %s%s", smmu->name,
-	       gfsr, sid, who, (unsigned long long)gfar,
-	       (flags & IOMMU_FAULT_WRITE) ? "write" : "read",
-	       (gfsr & SMMU_sGFSR_USF) ? ", unmatched stream" : "");
+	ik_err("%s: global fault: device %s (stream %#x), iova %#llx, %s%s%s%s%s", smmu->name,
+	       who, sid, (unsigned long long)gfar,
+	       (syn0 & SMMU_sGFSYNR0_WNR) ? "write" : "read",
+	       (gfsr & SMMU_sGFSR_USF) ? ", unmatched stream" : "",
+	       (gfsr & SMMU_sGFSR_SMCF) ? ", stream match conflict" : "",
+	       (gfsr & SMMU_sGFSR_ICF) ? ", invalid context" : "",
+	       (gfsr & SMMU_sGFSR_MULTI) ? ", more faults lost" : "");
 }
 
 /* The SMMU's one interrupt line: global faults, then each bank's. */
