@@ -25,7 +25,8 @@
  * running thread of the process, see membarrier(2)), then waits for busy to
  * be 0. After that the owner either finished its operation (and the drainer
  * sees its work) or will see drain_req and wait on the registry lock. Where
- * membarrier is unavailable the owner issues a full fence instead.
+ * membarrier is unavailable both sides use seq_cst store and load instead
+ * (an xchg on x86 for the owner).
  *
  * Lifetime: a thread's caches go back to the depot (full magazines) or the
  * tree when it exits (pthread key destructor). put_iova_domain() frees the
@@ -97,10 +98,14 @@ static void rcache_setup(void)
 	__atomic_store_n(&fence_mode, 1, __ATOMIC_RELAXED);
 }
 
-/* Drainer side of the asymmetric fence. */
+/*
+ * Drainer side, after its seq_cst stores of drain_req: with membarrier,
+ * every thread runs a full barrier, so an owner's earlier store to busy is
+ * visible. In fence mode both sides use seq_cst accesses (Dekker in the
+ * C11 model), and nothing more is needed.
+ */
 static void drain_barrier(void)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 #ifdef __NR_membarrier
 	if (!__atomic_load_n(&fence_mode, __ATOMIC_RELAXED))
 		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
@@ -110,12 +115,18 @@ static void drain_barrier(void)
 /* Owner side: mark busy, then see whether a drain is under way. */
 static inline bool tc_enter(struct iova_tcache *tc)
 {
-	__atomic_store_n(&tc->busy, 1, __ATOMIC_RELAXED);
-	if (unlikely(__atomic_load_n(&fence_mode, __ATOMIC_RELAXED)))
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	else
+	unsigned int req;
+
+	if (likely(!__atomic_load_n(&fence_mode, __ATOMIC_RELAXED))) {
+		/* The compiler keeps the order; membarrier in the drainer orders the CPU. */
+		__atomic_store_n(&tc->busy, 1, __ATOMIC_RELAXED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (likely(!__atomic_load_n(&tc->drain_req, __ATOMIC_ACQUIRE)))
+		req = __atomic_load_n(&tc->drain_req, __ATOMIC_ACQUIRE);
+	} else {
+		__atomic_store_n(&tc->busy, 1, __ATOMIC_SEQ_CST);
+		req = __atomic_load_n(&tc->drain_req, __ATOMIC_SEQ_CST);
+	}
+	if (likely(!req))
 		return true;
 	__atomic_store_n(&tc->busy, 0, __ATOMIC_RELEASE);
 	return false;
@@ -540,11 +551,11 @@ void iova_rcache_flush(struct ik_iova_state *st)
 	pthread_mutex_lock(&registry_lock);
 	if (st->tcaches) {
 		for (tc = st->tcaches; tc; tc = tc->dom_next)
-			__atomic_store_n(&tc->drain_req, 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&tc->drain_req, 1, __ATOMIC_SEQ_CST);
 		drain_barrier();
 		for (tc = st->tcaches; tc; tc = tc->dom_next) {
 			/* An operation under way finishes without any lock we hold. */
-			while (__atomic_load_n(&tc->busy, __ATOMIC_ACQUIRE))
+			while (__atomic_load_n(&tc->busy, __ATOMIC_SEQ_CST))
 				sched_yield();
 			tc_drain_to_tree(tc);
 			__atomic_store_n(&tc->drain_req, 0, __ATOMIC_RELEASE);
