@@ -43,10 +43,13 @@ struct iommu_group;
 #define __IOMMU_DOMAIN_PAGING  (1U << 0) /* supports iommu_map/unmap */
 #define __IOMMU_DOMAIN_DMA_API (1U << 1) /* owned by the dma-mapping layer */
 #define __IOMMU_DOMAIN_PT      (1U << 2) /* identity (pass-through) */
+#define __IOMMU_DOMAIN_DMA_FQ  (1U << 3) /* DMA API with a flush queue (lazy) */
 #define IOMMU_DOMAIN_BLOCKED   (0U)
 #define IOMMU_DOMAIN_IDENTITY  (__IOMMU_DOMAIN_PT)
 #define IOMMU_DOMAIN_UNMANAGED (__IOMMU_DOMAIN_PAGING)
 #define IOMMU_DOMAIN_DMA       (__IOMMU_DOMAIN_PAGING | __IOMMU_DOMAIN_DMA_API)
+#define IOMMU_DOMAIN_DMA_FQ    (__IOMMU_DOMAIN_PAGING | __IOMMU_DOMAIN_DMA_API | \
+				__IOMMU_DOMAIN_DMA_FQ)
 
 /* Fault flags passed to fault handlers. Bit 0 is Linux's. */
 #define IOMMU_FAULT_READ  0x0

@@ -48,6 +48,15 @@ struct ik_master_desc {
 	uint32_t sid;      /* source (requester/stream) ID on that IOMMU */
 };
 
+/* Machine flags. */
+/*
+ * DMA is not coherent with the CPU caches (as on OMAP3): CPU accesses
+ * through ik_cpu_read/ik_cpu_write go through a modelled write-back cache;
+ * devices see memory. CPU writes reach memory only when cleaned; device
+ * writes become visible to the CPU only after the lines are invalidated.
+ */
+#define IK_MACHINE_NONCOHERENT (1u << 0)
+
 struct ik_machine_desc {
 	size_t size; /* sizeof(struct ik_machine_desc), for growth */
 	const char *name;
@@ -57,6 +66,9 @@ struct ik_machine_desc {
 	unsigned int nr_iommus;
 	const struct ik_master_desc *masters;
 	unsigned int nr_masters;
+	unsigned int flags;            /* IK_MACHINE_* */
+	unsigned int cache_line;       /* CPU cache line bytes (0: 64) */
+	unsigned int cache_size;       /* CPU cache bytes (0: 256 KiB) */
 };
 
 /* Built-in machines, by name (NULL or "omap3": the default). */
@@ -94,6 +106,31 @@ IK_API int ik_mem_alloc_pages(struct ik_mem *mem, size_t npages, size_t align,
 			      phys_addr_t *pa);
 IK_API void ik_mem_free_pages(struct ik_mem *mem, phys_addr_t pa, size_t npages);
 IK_API size_t ik_mem_free_count(struct ik_mem *mem); /* free pages */
+
+/*
+ * Contiguous CPU view of scattered physical pages (Linux's vmap): the
+ * pointer stays valid until ik_mem_vunmap(). NULL with errno (EINVAL for
+ * pages outside RAM, ENOMEM).
+ */
+IK_API void *ik_mem_vmap(struct ik_mem *mem, const phys_addr_t *pages, size_t npages);
+IK_API void ik_mem_vunmap(struct ik_mem *mem, void *addr, size_t npages);
+/* Physical address of a CPU pointer into RAM or into a vmap; -EFAULT if none. */
+IK_API int ik_mem_virt_to_phys(struct ik_mem *mem, const void *addr, phys_addr_t *pa);
+
+/* --- the CPU's view and its caches --- */
+
+/*
+ * CPU accesses to RAM. On a coherent machine they are ik_mem_read/write; on
+ * an IK_MACHINE_NONCOHERENT one they go through the modelled CPU cache.
+ * ik_mem_read/ik_mem_write always access memory itself (what devices see).
+ */
+IK_API int ik_cpu_read(struct ik_machine *m, phys_addr_t pa, void *buf, size_t len);
+IK_API int ik_cpu_write(struct ik_machine *m, phys_addr_t pa, const void *buf, size_t len);
+/* Cache maintenance by physical range (whole lines): write back, discard, both. */
+IK_API int ik_cpu_cache_clean(struct ik_machine *m, phys_addr_t pa, size_t len);
+IK_API int ik_cpu_cache_invalidate(struct ik_machine *m, phys_addr_t pa, size_t len);
+IK_API int ik_cpu_cache_flush(struct ik_machine *m, phys_addr_t pa, size_t len);
+IK_API bool ik_machine_dma_coherent(const struct ik_machine *m);
 
 /* --- MMIO and interrupts --- */
 

@@ -205,7 +205,8 @@ void iommu_release_device(struct device *dev)
 static bool domain_type_valid(unsigned int type)
 {
 	return type == IOMMU_DOMAIN_BLOCKED || type == IOMMU_DOMAIN_IDENTITY ||
-	       type == IOMMU_DOMAIN_UNMANAGED || type == IOMMU_DOMAIN_DMA;
+	       type == IOMMU_DOMAIN_UNMANAGED || type == IOMMU_DOMAIN_DMA ||
+	       type == IOMMU_DOMAIN_DMA_FQ;
 }
 
 static struct iommu_domain *domain_alloc(struct iommu_device *iommu, unsigned int type)
@@ -214,7 +215,9 @@ static struct iommu_domain *domain_alloc(struct iommu_device *iommu, unsigned in
 		errno = EINVAL;
 		return NULL;
 	}
-	struct iommu_domain *domain = iommu->ops->domain_alloc(iommu, type);
+	/* Lazy or strict invalidation is the DMA layer's business, not the driver's. */
+	unsigned int drv_type = type == IOMMU_DOMAIN_DMA_FQ ? IOMMU_DOMAIN_DMA : type;
+	struct iommu_domain *domain = iommu->ops->domain_alloc(iommu, drv_type);
 	if (!domain) {
 		if (!errno)
 			errno = EOPNOTSUPP;
@@ -226,6 +229,8 @@ static struct iommu_domain *domain_alloc(struct iommu_device *iommu, unsigned in
 	domain->handler = NULL;
 	domain->handler_token = NULL;
 	domain->attach_count = 0;
+	domain->dma_cookie = NULL;
+	domain->put_dma_cookie = NULL;
 	if ((type & __IOMMU_DOMAIN_PAGING) && !domain->pgsize_bitmap) {
 		ik_err("%s: paging domain without page sizes", iommu->name);
 		domain->ops->free(domain);
@@ -283,6 +288,8 @@ void ik_iommu_domain_free(struct iommu_domain *domain)
 		       domain->attach_count);
 		return;
 	}
+	if (domain->put_dma_cookie)
+		domain->put_dma_cookie(domain); /* drains a flush queue before tables go */
 	domain->ops->free(domain);
 }
 

@@ -468,6 +468,11 @@ static int machine_add_devices(struct ik_machine *m, const struct ik_machine_des
 		dev->bus = &m->bus;
 		dev->sids[0] = d->masters[i].sid;
 		dev->nr_sids = 1;
+		/* Linux's defaults for a platform device */
+		dev->dma_mask = 0xffffffffULL;
+		dev->coherent_dma_mask = 0xffffffffULL;
+		dev->max_seg_size = 0x10000;
+		dev->seg_boundary_mask = 0xffffffffUL;
 		INIT_LIST_HEAD(&dev->group_node);
 		INIT_LIST_HEAD(&dev->iommu_node);
 	}

@@ -102,6 +102,9 @@ struct iommu_domain {
 	struct ik_mem *mem;      /* where its page tables live */
 	unsigned long min_pagesz; /* smallest page in pgsize_bitmap */
 	unsigned int attach_count; /* groups attached, under the core's lock */
+	/* dma-mapping state of a DMA domain (src/dma), released at domain free */
+	void *dma_cookie;
+	void (*put_dma_cookie)(struct iommu_domain *domain);
 };
 
 struct iommu_group {

@@ -162,6 +162,11 @@ struct device {
 	struct iommu_group *iommu_group;
 	struct list_head group_node; /* on iommu_group.devices, core-owned */
 	struct list_head iommu_node; /* on iommu_device.devices, core-owned */
+	/* DMA limits (Linux's dma_mask, coherent_dma_mask and dma_parms) */
+	uint64_t dma_mask;           /* default 32 bits */
+	uint64_t coherent_dma_mask;  /* default 32 bits */
+	unsigned int max_seg_size;   /* default 64 KiB */
+	unsigned long seg_boundary_mask; /* default 0xffffffff */
 };
 
 struct ik_machine *ik_device_machine(const struct device *dev);
