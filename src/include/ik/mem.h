@@ -2,8 +2,11 @@
 /*
  * Physical memory, library-internal view.
  *
- * RAM is a few regions at 64-bit bases, each backed by one sparse host
- * mapping, so physical-to-host translation is a bounds check and an add.
+ * RAM is a few regions at 64-bit bases, each backed by a sparse memfd that
+ * is mapped shared once as the region's direct mapping, so physical-to-host
+ * translation is a bounds check and an add. The same file pages can be
+ * mapped again, in any order, into a contiguous CPU view (ik_mem_vmap()):
+ * bytes written through either mapping are the same physical memory.
  * Pages handed out by the page allocator carry metadata (struct ik_page),
  * as Linux's struct page: page-table formats count live entries in it and
  * the IOTLB gather links freed table pages through it.
@@ -36,7 +39,8 @@ struct ik_mem_region {
 	char name[32];
 	phys_addr_t base;
 	uint64_t size;
-	uint8_t *host;        /* host mapping of [base, base + size) */
+	uint8_t *host;        /* direct host mapping of [base, base + size) */
+	int fd;               /* memfd holding the bytes; -1 when not created */
 	struct ik_page *meta; /* one per 4 KiB page */
 	uint64_t *bitmap;     /* allocator: bit set = page in use */
 	size_t nr_pages;
@@ -51,17 +55,32 @@ struct ik_mem_ops {
 	void (*destroy)(struct ik_mem *mem);
 };
 
+/* A contiguous CPU view of scattered pages (ik_mem_vmap()). */
+struct ik_mem_vmap {
+	uint8_t *addr;
+	size_t npages;
+	phys_addr_t *pages; /* physical page of each view page */
+};
+
 struct ik_mem {
 	const struct ik_mem_ops *ops;
 	pthread_mutex_t lock; /* allocator state; never held across a call out */
 	unsigned int nr_regions;
 	struct ik_mem_region *regions;
+	/* live vmaps, sorted by address; a leaf lock */
+	pthread_rwlock_t vmap_lock;
+	struct ik_mem_vmap *vmaps;
+	size_t nr_vmaps;
+	size_t vmap_cap;
 };
 
 extern const struct ik_mem_ops ik_sim_mem_ops;
 
 struct ik_mem *ik_sim_mem_create(const struct ik_region_desc *regions, unsigned int nr);
 void ik_mem_destroy(struct ik_mem *mem);
+
+/* Every byte of [pa, pa + len) is RAM (it may run across adjacent regions). */
+bool ik_mem_range_is_ram(struct ik_mem *mem, phys_addr_t pa, size_t len);
 
 static inline struct ik_mem_region *ik_mem_region_of(struct ik_mem *mem, phys_addr_t pa)
 {
