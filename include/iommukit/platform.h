@@ -132,6 +132,20 @@ IK_API int ik_cpu_cache_invalidate(struct ik_machine *m, phys_addr_t pa, size_t 
 IK_API int ik_cpu_cache_flush(struct ik_machine *m, phys_addr_t pa, size_t len);
 IK_API bool ik_machine_dma_coherent(const struct ik_machine *m);
 
+/* Counters of the modelled CPU cache, counted in lines. */
+struct ik_cpu_cache_stats {
+	uint64_t hits;           /* CPU accesses found in the cache */
+	uint64_t misses;         /* CPU accesses that allocated a line */
+	uint64_t evictions;      /* valid lines replaced to make room */
+	uint64_t writebacks;     /* dirty lines written to memory, by eviction or clean */
+	uint64_t cleans;         /* dirty lines written back by clean or flush */
+	uint64_t invalidates;    /* valid lines dropped by invalidate or flush */
+	uint64_t dirty_discards; /* of those, dirty ones: CPU writes lost */
+};
+/* 0; -EINVAL for NULL arguments; -ENODEV on a coherent machine (no cache). */
+IK_API int ik_machine_cpu_cache_stats(struct ik_machine *m, struct ik_cpu_cache_stats *stats);
+IK_API int ik_machine_cpu_cache_reset_stats(struct ik_machine *m);
+
 /* --- MMIO and interrupts --- */
 
 /* Register access at a physical address inside some model's window. */

@@ -21,12 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ik/cpu-cache.h"
 #include "ik/iommu-driver.h"
 #include "ik/log.h"
 #include "ik/registry.h"
 
 /* Longest name that fits the fixed name fields (device, model, region). */
 #define IK_NAME_MAX 31
+
+/* CPU cache geometry: defaults (the Cortex-A8's, src/hw/cpu_cache.c) and bounds. */
+#define IK_CACHE_LINE_DEFAULT 64u
+#define IK_CACHE_SIZE_DEFAULT (256u << 10)
+#define IK_CACHE_LINE_MIN     16u
+#define IK_CACHE_LINE_MAX     256u
+#define IK_CACHE_SIZE_MAX     (64u << 20) /* far beyond any real L2 */
 
 /* --- registries --- */
 
@@ -223,7 +231,9 @@ struct machine_iommu {
 
 struct ik_machine {
 	char *name;
+	unsigned int flags; /* IK_MACHINE_* */
 	struct ik_mem *mem;
+	struct ik_cpu_cache *cpu_cache; /* non-coherent machines only */
 	struct bus_type bus;
 
 	pthread_mutex_t mmio_lock;
@@ -292,6 +302,20 @@ static int regions_check(const struct ik_machine_desc *d)
 					   d->regions[j].size))
 				return -EINVAL;
 	}
+	return 0;
+}
+
+/* Flags and CPU cache geometry; zero fields take their defaults. */
+static int cache_check(const struct ik_machine_desc *d, unsigned int *line, unsigned int *size)
+{
+	*line = d->cache_line ? d->cache_line : IK_CACHE_LINE_DEFAULT;
+	*size = d->cache_size ? d->cache_size : IK_CACHE_SIZE_DEFAULT;
+	if (d->flags & ~IK_MACHINE_NONCOHERENT)
+		return -EINVAL;
+	if (*line < IK_CACHE_LINE_MIN || *line > IK_CACHE_LINE_MAX || (*line & (*line - 1)))
+		return -EINVAL;
+	if (*size % *line || *size > IK_CACHE_SIZE_MAX)
+		return -EINVAL;
 	return 0;
 }
 
@@ -389,6 +413,7 @@ static void machine_free(struct ik_machine *m)
 	pthread_mutex_destroy(&m->mmio_lock);
 	ik_irq_table_destroy(&m->irqs);
 	pthread_mutex_destroy(&m->bus.iommus_lock);
+	ik_cpu_cache_destroy(m->cpu_cache);
 	ik_mem_destroy(m->mem);
 	free(m->name);
 	free(m);
@@ -497,6 +522,11 @@ static int machine_add_devices(struct ik_machine *m, const struct ik_machine_des
  * ik_machine_create - build a machine from its description
  * @udesc: the description; it need not outlive the call
  *
+ * A description with IK_MACHINE_NONCOHERENT gets a modelled CPU cache of
+ * cache_size bytes in cache_line-byte lines (defaults 256 KiB and 64; a
+ * line is a power of two from 16 to 256 bytes, the size a multiple of it,
+ * at most 64 MiB), checked on every machine.
+ *
  * Return: the machine, or NULL with errno set: EINVAL for a bad
  * description (checked whole before anything is built), ENODEV when no
  * model or driver matches an IOMMU's compatible string, ENOMEM, or what a
@@ -506,10 +536,13 @@ struct ik_machine *ik_machine_create(const struct ik_machine_desc *udesc)
 {
 	struct ik_machine_desc d;
 	struct ik_machine *m;
+	unsigned int cache_line, cache_size;
 	int ret = desc_copy(&d, udesc);
 
 	if (!ret)
 		ret = regions_check(&d);
+	if (!ret)
+		ret = cache_check(&d, &cache_line, &cache_size);
 	if (!ret)
 		ret = iommus_check(&d);
 	if (!ret)
@@ -545,6 +578,15 @@ struct ik_machine *ik_machine_create(const struct ik_machine_desc *udesc)
 	if (!m->mem) {
 		ret = ctor_error();
 		goto fail;
+	}
+	m->flags = d.flags;
+	if (d.flags & IK_MACHINE_NONCOHERENT) {
+		m->cpu_cache = ik_cpu_cache_create(m->mem, cache_line, cache_size,
+						   IK_CPU_CACHE_WAYS);
+		if (!m->cpu_cache) {
+			ret = ctor_error();
+			goto fail;
+		}
 	}
 	ret = machine_bind_iommus(m);
 	if (ret)
@@ -746,6 +788,23 @@ struct bus_type *ik_machine_bus(struct ik_machine *m)
 const char *ik_machine_name(const struct ik_machine *m)
 {
 	return m ? m->name : NULL;
+}
+
+struct ik_cpu_cache *ik_machine_cpu_cache(struct ik_machine *m)
+{
+	return m->cpu_cache;
+}
+
+/**
+ * ik_machine_dma_coherent - do devices see what the CPU wrote without maintenance?
+ * @m: the machine
+ *
+ * Return: false for an IK_MACHINE_NONCOHERENT machine, true otherwise
+ * (also for NULL: there is no cache to maintain).
+ */
+bool ik_machine_dma_coherent(const struct ik_machine *m)
+{
+	return !m || !(m->flags & IK_MACHINE_NONCOHERENT);
 }
 
 struct device *ik_machine_device(struct ik_machine *m, const char *name)

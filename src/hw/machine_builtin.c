@@ -19,6 +19,14 @@
  *  - DMA masters: the ISP behind MMU1, the IVA2.2 DSP behind MMU2, and
  *    the system DMA controller (sDMA), which sees physical addresses
  *    directly. Each MMU serves a single master, source ID 0.
+ *  - DMA is not coherent with the CPU's caches (OMAP3 has no coherency
+ *    port: Linux's omap2plus platforms do cache maintenance for every
+ *    streaming DMA mapping), so the machine is IK_MACHINE_NONCOHERENT.
+ *    The modelled cache has the Cortex-A8 L2's geometry: 64-byte lines,
+ *    8 ways (Cortex-A8 TRM, ARM DDI 0344, chapters 7 "Level 1 Memory
+ *    System" and 8 "Level 2 Memory System"), 256 KiB, the L2 size of the
+ *    OMAP35x parts (TI Embedded Processors Wiki, "Cortex-A8 Features":
+ *    "integrated, 256 KB unified L2 cache").
  *
  * "smmu" is modelled on the memory map of the Arm Juno development
  * platform, with its GPU SMMU (an MMU-400, SMMUv1, on the board) replaced
@@ -36,6 +44,8 @@
  *    they form one IOMMU group), "usb" 0x400; and "dma", a system DMA
  *    controller wired straight to memory. The stream IDs are this
  *    machine's own choice, not Juno's.
+ *  - DMA is coherent: no CPU cache is modelled (a server-class SMMU system
+ *    with I/O coherent masters).
  */
 #include <errno.h>
 #include <string.h>
@@ -50,6 +60,8 @@
 #define OMAP3_MMU1_IRQ   24
 #define OMAP3_MMU2_BASE  0x5d000000ULL /* IVA2.2 MMU */
 #define OMAP3_MMU2_IRQ   28
+#define OMAP3_CACHE_LINE 64
+#define OMAP3_CACHE_SIZE (256u << 10)
 
 static const struct ik_region_desc omap3_regions[] = {
 	{ .name = "dram", .base = OMAP3_SDRAM_BASE, .size = OMAP3_SDRAM_SIZE },
@@ -87,6 +99,9 @@ static const struct ik_machine_desc omap3_desc = {
 	.nr_iommus = ARRAY_SIZE(omap3_iommus),
 	.masters = omap3_masters,
 	.nr_masters = ARRAY_SIZE(omap3_masters),
+	.flags = IK_MACHINE_NONCOHERENT,
+	.cache_line = OMAP3_CACHE_LINE,
+	.cache_size = OMAP3_CACHE_SIZE,
 };
 
 #define SMMU_SOC_DRAM_BASE 0x880000000ULL
