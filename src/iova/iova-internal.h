@@ -6,11 +6,12 @@
  *
  * Who may touch what:
  *  - tree_lock guards the tree, the node pool and the radix index's
- *    writers. A node's pfn_lo/pfn_hi/fast never change while it is in the
+ *    writers. A node's pfn_lo/pfn_hi never change while it is in the
  *    tree (except a reservation growing by a merge; reservations are never
  *    in the radix), so the lock-free fast path may read them.
  *  - node->state is the only node field written without tree_lock (by the
- *    fast path: ALLOCATED <-> CACHED); it is always accessed atomically.
+ *    fast path: ALLOCATED <-> CACHED, keeping IOVA_FAST); it is always
+ *    accessed atomically.
  *  - The radix index maps the pfn_lo of every range made by
  *    alloc_iova_fast() to its node; readers are lock-free (nodes of the
  *    index are published with release stores and freed only by put).
@@ -34,22 +35,28 @@ enum iova_state {
 	IOVA_SENTINEL,  /* below start_pfn, or the anchor at ULONG_MAX */
 };
 
+/* In node->state beside the enum: the range is indexed by the radix. */
+#define IOVA_FAST 0x80
+
 /*
  * A range in the tree: an AVL tree ordered by pfn, augmented so that a
  * top-down, aligned fit below a limit is found in O(log n). Each node
  * records the free gap just below it (between its predecessor's pfn_hi
  * and its pfn_lo); the sentinels make every free pfn part of some gap.
+ * Subtrees keep the largest gap (unaligned requests) and the largest gap
+ * key (aligned requests, see iova_gap_key()). The fields the search and
+ * the aggregates read fill the first 64 bytes.
  */
 struct iova_node {
 	struct iova iova;        /* pfn_hi, pfn_lo: what users see */
-	struct iova_node *left, *right, *parent; /* left: pool link when free */
-	unsigned long gap;       /* free pfns just below pfn_lo */
+	struct iova_node *left, *right; /* left: pool link when free */
 	unsigned long max_gap;   /* largest gap in this subtree */
+	unsigned long max_key;   /* largest gap key in this subtree */
+	unsigned long gap;       /* free pfns just below pfn_lo */
+	unsigned long key;       /* iova_gap_key() of that gap */
+	struct iova_node *parent;
 	signed char height;      /* AVL height; a leaf is 1 */
-	signed char order;       /* largest aligned 2^k block in this gap, -1: empty */
-	signed char max_order;   /* largest order in this subtree */
-	unsigned char state;     /* enum iova_state; atomic */
-	unsigned char fast;      /* indexed by the radix (made by alloc_iova_fast) */
+	unsigned char state;     /* enum iova_state | IOVA_FAST; atomic */
 };
 
 /* The size classes the caches serve: 2^0 .. 2^IOVA_MAX_CLASS pfns. */
@@ -114,6 +121,11 @@ static inline int iova_log2(unsigned long x)
 	return (int)(sizeof(long) * CHAR_BIT - 1) - __builtin_clzl(x);
 }
 
+static inline int ik_iova_max_int(int a, int b)
+{
+	return a > b ? a : b;
+}
+
 /* ceil(log2(x)) for x > 0. */
 static inline int iova_log2_up(unsigned long x)
 {
@@ -151,6 +163,77 @@ static inline int iova_gap_order(unsigned long lo, unsigned long end)
 	up = iova_log2(end - c);
 	down = iova_log2(c - lo);
 	return up > down ? up : down;
+}
+
+/*
+ * Gap keys decide size-aligned requests exactly. A request of s pfns
+ * aligned to A = 2^a (s <= A) fits a gap iff the gap holds an aligned block
+ * of order a, or, when s is not a power of two (so s > A/2), the gap's
+ * order is exactly a - 1 and at least s pfns follow the multiple of A in it
+ * (a gap of order a - 1 holds at most one multiple of A: two would enclose
+ * an order-a block). So a gap's key is the pair (order, pfns after the
+ * multiple of 2^(order+1) in it), compared lexicographically, packed as
+ * (order + 1) << 58 | min(pfns, 2^58 - 1); the largest key in a subtree
+ * says exactly whether any gap there fits (for s < 2^58 - 1).
+ */
+#define IOVA_KEY_SHIFT 58
+#define IOVA_KEY_TAIL  ((1UL << IOVA_KEY_SHIFT) - 1)
+
+/**
+ * iova_gap_key - the key of the gap [lo, end)
+ * @lo: first pfn of the gap, >= 1
+ * @end: one past the last pfn, <= ULONG_MAX
+ *
+ * With p and c as in iova_gap_order(), the gap's order k is the larger of
+ * log2(c - lo) and log2(end - c), or p + 1 when both are 2^p. If k < p, c
+ * is the one multiple of 2^(k+1) in the gap and end - c pfns follow it. If
+ * k == p, c is an odd multiple of 2^p, so the only candidates are c - 2^p
+ * (in the gap exactly when c - lo == 2^p: then the tail is all of it) and
+ * c + 2^p >= end. If the gap is exactly an aligned 2^(p+1) block, the
+ * multiple of 2^(p+2) can only be its start.
+ *
+ * Return: (k + 1) << IOVA_KEY_SHIFT | min(tail, IOVA_KEY_TAIL); 0 if empty.
+ */
+static inline unsigned long iova_gap_key(unsigned long lo, unsigned long end)
+{
+	unsigned long hi, half, c, up, down, tail;
+	int p, k;
+
+	if (lo >= end)
+		return 0;
+	hi = end - 1;
+	if (lo == hi)
+		return 1UL << IOVA_KEY_SHIFT | (~lo & 1);
+	p = iova_log2(lo ^ hi);
+	half = 1UL << p;
+	c = hi & ~(half - 1);
+	down = c - lo;
+	up = end - c;
+	if (down == half && up == half) {
+		/* Such a gap is at most 2^62 pfns (gaps lie in 1 .. ULONG_MAX - 1): no overflow. */
+		k = p + 1;
+		tail = lo & ((half << 2) - 1) ? 0 : 2 * half;
+	} else if (down == half) {
+		k = p; /* lo = c - 2^p is a multiple of 2^(p+1) */
+		tail = end - lo;
+	} else {
+		k = ik_iova_max_int(iova_log2(up), iova_log2(down)); /* c > lo: down >= 1 */
+		tail = k < p ? up : 0;
+	}
+	return (unsigned long)(k + 1) << IOVA_KEY_SHIFT |
+	       (tail < IOVA_KEY_TAIL ? tail : IOVA_KEY_TAIL);
+}
+
+/*
+ * The smallest key of a gap that holds @size pfns aligned to 2^@order.
+ * Sizes that are not powers of two and at least IOVA_KEY_TAIL (2^58 pfns)
+ * ask for a whole aligned block, as the key cannot tell their tails apart.
+ */
+static inline unsigned long iova_fit_key(unsigned long size, int order)
+{
+	if (!(size & (size - 1)) || size >= IOVA_KEY_TAIL)
+		return (unsigned long)(order + 1) << IOVA_KEY_SHIFT;
+	return (unsigned long)order << IOVA_KEY_SHIFT | size;
 }
 
 /* --- radix lookup (lock-free readers) --- */

@@ -4,18 +4,14 @@
  *
  * Allocated, reserved and cached ranges are nodes of an AVL tree ordered by
  * pfn. Each node also records the free gap just below it and, for its
- * subtree, the largest gap and the largest naturally aligned power-of-two
- * block inside any gap. A top-down search walks right-to-left pruning
- * subtrees that cannot hold the request, so the highest fit below a limit
- * is found in O(log n):
- *  - unaligned requests: a subtree fits iff its largest gap >= size;
- *  - size-aligned power-of-two requests: iff its largest aligned block is
- *    of order >= log2(size);
- *  - size-aligned other sizes: the block order gives a lower bound only,
- *    so a pathological layout can make the search visit more nodes.
- * Only the path along the limit is clipped, which adds O(log n) nodes.
- * This replaces Linux 6.1's linear walk back from a cached node, whose
- * cost grows with fragmentation.
+ * subtree, the largest gap and the largest gap key (iova-internal.h). Both
+ * decide exactly whether a subtree holds a fit:
+ *  - unaligned requests: iff its largest gap >= size;
+ *  - size-aligned requests: iff its largest gap key >= iova_fit_key().
+ * The limit cuts at most one gap, so the highest fit is found by looking at
+ * that gap and then climbing and descending at most two root-to-leaf paths
+ * (search()): O(log n) whatever the fragmentation. This replaces Linux
+ * 6.1's linear walk back from a cached node, whose cost grows with it.
  *
  * Behaviour mirrors Linux's drivers/iommu/iova.c: alloc_iova() with an
  * inclusive limit_pfn, alignment to roundup_pow_of_two(size) for
@@ -30,18 +26,39 @@
 #include "ik/compiler.h"
 #include "iova/iova-internal.h"
 
-#define IOVA_CHUNK_NODES 1024 /* nodes per pool allocation */
+/*
+ * Node memory comes in chunks aligned to their size, headed by the domain
+ * that owns them, so a struct iova pointer is checked against its domain
+ * with one load (its chunk's header) instead of a walk up the tree.
+ */
+#define IOVA_CHUNK_BYTES (128UL << 10)
 
 struct iova_chunk {
 	struct iova_chunk *next;
-	struct iova_node nodes[IOVA_CHUNK_NODES];
+	struct ik_iova_state *owner;
+	struct iova_node nodes[];
 };
 
-static inline unsigned int node_state(const struct iova_node *n)
+#define IOVA_CHUNK_NODES \
+	((IOVA_CHUNK_BYTES - sizeof(struct iova_chunk)) / sizeof(struct iova_node))
+
+static inline struct iova_chunk *chunk_of(const struct iova_node *n)
 {
-	return __atomic_load_n(&n->state, __ATOMIC_RELAXED);
+	return (struct iova_chunk *)((uintptr_t)n & ~(IOVA_CHUNK_BYTES - 1));
 }
 
+/* The enum iova_state part of node->state. */
+static inline unsigned int node_state(const struct iova_node *n)
+{
+	return __atomic_load_n(&n->state, __ATOMIC_RELAXED) & ~IOVA_FAST;
+}
+
+static inline bool node_fast(const struct iova_node *n)
+{
+	return __atomic_load_n(&n->state, __ATOMIC_RELAXED) & IOVA_FAST;
+}
+
+/* Sets the state and the fast flag together (the node is not shared yet, or is leaving). */
 static inline void set_state(struct iova_node *n, unsigned int s)
 {
 	__atomic_store_n(&n->state, (unsigned char)s, __ATOMIC_RELAXED);
@@ -59,11 +76,12 @@ static struct iova_node *node_get(struct ik_iova_state *st)
 	struct iova_node *n = st->pool;
 
 	if (unlikely(!n)) {
-		struct iova_chunk *c = malloc(sizeof(*c));
+		struct iova_chunk *c = aligned_alloc(IOVA_CHUNK_BYTES, IOVA_CHUNK_BYTES);
 
 		if (!c)
 			return NULL;
 		c->next = st->chunks;
+		c->owner = st;
 		st->chunks = c;
 		for (unsigned int i = 0; i < IOVA_CHUNK_NODES; i++) {
 			c->nodes[i].state = IOVA_FREE;
@@ -171,29 +189,29 @@ static inline int height(const struct iova_node *n)
 static void set_gap(struct iova_node *n, unsigned long gap)
 {
 	n->gap = gap;
-	n->order = (signed char)iova_gap_order(n->iova.pfn_lo - gap, n->iova.pfn_lo);
+	n->key = iova_gap_key(n->iova.pfn_lo - gap, n->iova.pfn_lo);
 }
 
 /* Recompute @n's height and subtree aggregates from its children. */
-static void pull(struct iova_node *n)
+static inline void pull(struct iova_node *n)
 {
 	const struct iova_node *l = n->left, *r = n->right;
-	unsigned long mg = n->gap;
-	int mo = n->order, h = 0;
+	unsigned long mg = n->gap, mk = n->key;
+	int h = 0;
 
 	if (l) {
 		h = l->height;
 		mg = ik_max(mg, l->max_gap);
-		mo = ik_max(mo, l->max_order);
+		mk = ik_max(mk, l->max_key);
 	}
 	if (r) {
 		h = ik_max(h, r->height);
 		mg = ik_max(mg, r->max_gap);
-		mo = ik_max(mo, r->max_order);
+		mk = ik_max(mk, r->max_key);
 	}
 	n->height = (signed char)(h + 1);
 	n->max_gap = mg;
-	n->max_order = (signed char)mo;
+	n->max_key = mk;
 }
 
 static void replace_child(struct ik_iova_state *st, struct iova_node *parent,
@@ -242,14 +260,16 @@ static struct iova_node *rotate_right(struct ik_iova_state *st, struct iova_node
 
 /*
  * Walk from @n to the root recomputing heights and aggregates and
- * restoring AVL balance. Stops early at a balanced node whose values did
- * not change: nothing above it depends on anything else that changed.
+ * restoring AVL balance. Once @changed (a node on this path whose own gap
+ * changed) is done, stops at a balanced node whose values did not change:
+ * nothing above it depends on anything else that changed.
  */
-static void fix_up(struct ik_iova_state *st, struct iova_node *n)
+static void fix_up(struct ik_iova_state *st, struct iova_node *n, const struct iova_node *changed)
 {
 	while (n) {
-		signed char oh = n->height, oo = n->max_order;
-		unsigned long og = n->max_gap;
+		signed char oh = n->height;
+		unsigned long og = n->max_gap, ok = n->max_key;
+		bool was_changed = n == changed;
 		int bf;
 
 		pull(n);
@@ -263,7 +283,9 @@ static void fix_up(struct ik_iova_state *st, struct iova_node *n)
 				rotate_right(st, n->right);
 			n = rotate_left(st, n);
 		}
-		if (n->height == oh && n->max_gap == og && n->max_order == oo)
+		if (was_changed)
+			changed = NULL;
+		else if (!changed && n->height == oh && n->max_gap == og && n->max_key == ok)
 			return;
 		n = n->parent;
 	}
@@ -329,7 +351,8 @@ static struct iova_node *tree_first_above(struct ik_iova_state *st, unsigned lon
 
 /*
  * Insert @n = [lo, hi], which lies inside the gap below @succ, as the
- * predecessor of @succ, and split that gap around it.
+ * predecessor of @succ, and split that gap around it. @n lands in @succ's
+ * left subtree, so one pass up from its parent passes @succ too.
  */
 static void tree_insert_below(struct ik_iova_state *st, struct iova_node *n,
 			      struct iova_node *succ)
@@ -350,11 +373,14 @@ static void tree_insert_below(struct ik_iova_state *st, struct iova_node *n,
 	n->parent = parent;
 	pull(n);
 	set_gap(succ, succ->iova.pfn_lo - n->iova.pfn_hi - 1);
-	fix_up(st, parent);
-	fix_up(st, succ);
+	fix_up(st, parent, succ);
 }
 
-/* Unlink @d from the tree; its gap and range merge into its successor's gap. */
+/*
+ * Unlink @d from the tree; its gap and range merge into its successor's
+ * gap. The successor is on the path the pass up starts from, or is the
+ * child that takes @d's place (then the pass starts there).
+ */
 static void tree_erase(struct ik_iova_state *st, struct iova_node *d)
 {
 	struct iova_node *succ = next_node(d); /* never NULL: the anchor is last */
@@ -384,16 +410,15 @@ static void tree_erase(struct ik_iova_state *st, struct iova_node *d)
 		if (child)
 			child->parent = d->parent;
 		replace_child(st, d->parent, d, child);
-		from = d->parent;
+		from = child == succ ? succ : d->parent;
 	}
-	fix_up(st, from);
-	fix_up(st, succ);
+	fix_up(st, from, succ);
 }
 
 /* Remove @n from the tree and the radix index, and return it to the pool. */
 static void node_remove(struct ik_iova_state *st, struct iova_node *n)
 {
-	if (n->fast)
+	if (node_fast(n))
 		radix_remove(st, n->iova.pfn_lo);
 	tree_erase(st, n);
 	node_put(st, n);
@@ -405,7 +430,8 @@ struct fit_req {
 	unsigned long size;
 	unsigned long align_mask; /* alignment - 1 */
 	unsigned long limit;      /* highest pfn the range may use */
-	int min_order;            /* a gap needs an aligned block of this order */
+	unsigned long min_gap;    /* unaligned: a subtree needs a gap this long */
+	unsigned long min_key;    /* aligned: a subtree needs a gap key this big */
 };
 
 /* Whether @n's gap, clipped to the limit, holds the request; *lo: where. */
@@ -428,24 +454,52 @@ static bool gap_fits(const struct iova_node *n, const struct fit_req *r, unsigne
 	return true;
 }
 
-/*
- * The rightmost node of @x's subtree whose gap holds the request. Right
- * subtrees recurse (at most the tree height deep), left ones loop.
- */
-static struct iova_node *search(struct iova_node *x, const struct fit_req *r, unsigned long *lo)
+/* Whether some gap in @x's subtree holds the request (exact: see iova_gap_key()). */
+static inline bool subtree_fits(const struct iova_node *x, const struct fit_req *r)
 {
-	for (; x; x = x->left) {
-		if (x->max_gap < r->size || x->max_order < r->min_order)
-			return NULL;
-		/* Gaps in the right subtree start above x->pfn_hi. */
-		if (x->iova.pfn_hi < r->limit) {
-			struct iova_node *found = search(x->right, r, lo);
+	return x && x->max_gap >= r->min_gap && x->max_key >= r->min_key;
+}
 
-			if (found)
-				return found;
-		}
-		if (gap_fits(x, r, lo))
+/* The rightmost fit in @x's subtree, which holds one, no node cut by the limit. */
+static struct iova_node *descend_fit(struct iova_node *x, const struct fit_req *r,
+				     unsigned long *lo)
+{
+	while (x) {
+		if (subtree_fits(x->right, r))
+			x = x->right;
+		else if (gap_fits(x, r, lo))
 			return x;
+		else
+			x = x->left;
+	}
+	return NULL;
+}
+
+/*
+ * The node whose gap takes the request: the highest fit. Only the gap
+ * below b, the first node starting above the limit, can be cut by it;
+ * gaps of nodes after b lie above the limit, and those before b below it,
+ * where the subtree aggregates are exact. So: b's gap, then the nodes
+ * before b from the highest down (b's left subtree, then each ancestor b
+ * lies right of and that ancestor's left subtree), descending into the
+ * first subtree that holds a fit. Two root-to-leaf paths at most.
+ */
+static struct iova_node *search(struct ik_iova_state *st, const struct fit_req *r,
+				unsigned long *lo)
+{
+	struct iova_node *b = tree_first_above(st, r->limit), *x, *p;
+
+	if (gap_fits(b, r, lo))
+		return b;
+	if (subtree_fits(b->left, r))
+		return descend_fit(b->left, r, lo);
+	for (x = b; (p = x->parent); x = p) {
+		if (p->right != x)
+			continue;
+		if (gap_fits(p, r, lo))
+			return p;
+		if (subtree_fits(p->left, r))
+			return descend_fit(p->left, r, lo);
 	}
 	return NULL;
 }
@@ -454,7 +508,7 @@ static struct iova_node *search(struct iova_node *x, const struct fit_req *r, un
 static struct iova_node *tree_alloc_locked(struct ik_iova_state *st, unsigned long size,
 					   unsigned long limit, bool size_aligned, bool fast)
 {
-	struct fit_req req = { .size = size, .limit = limit, .min_order = -1 };
+	struct fit_req req = { .size = size, .limit = limit, .min_gap = size };
 	struct iova_node *succ, *n;
 	unsigned long lo;
 
@@ -466,10 +520,9 @@ static struct iova_node *tree_alloc_locked(struct ik_iova_state *st, unsigned lo
 			return NULL;
 		}
 		req.align_mask = (1UL << order) - 1;
-		/* A power of two needs a whole aligned block; others at least half of one. */
-		req.min_order = (size & (size - 1)) ? order - 1 : order;
+		req.min_key = iova_fit_key(size, order);
 	}
-	succ = search(st->root, &req, &lo);
+	succ = search(st, &req, &lo);
 	if (!succ) {
 		errno = ENOSPC;
 		return NULL;
@@ -481,12 +534,11 @@ static struct iova_node *tree_alloc_locked(struct ik_iova_state *st, unsigned lo
 	}
 	n->iova.pfn_lo = lo;
 	n->iova.pfn_hi = lo + size - 1;
-	n->fast = 0;
 	set_state(n, IOVA_ALLOCATED);
 	tree_insert_below(st, n, succ);
 	/* Without an index entry the range is still freed correctly, under the lock. */
 	if (fast && !radix_insert(st, lo, n))
-		n->fast = 1;
+		set_state(n, IOVA_ALLOCATED | IOVA_FAST);
 	return n;
 }
 
@@ -643,10 +695,14 @@ int ik___free_iova(struct iova_domain *iovad, struct iova *iova)
 
 	if (!st || !iova)
 		return -EINVAL;
+	n = container_of(iova, struct iova_node, iova);
 	pthread_mutex_lock(&st->tree_lock);
-	/* Only a node that is in this tree at its own pfn is ours to free. */
-	n = tree_find(st, iova->pfn_lo);
-	if (n && &n->iova == iova && is_live(n)) {
+	/*
+	 * Freed nodes stay in the pool until put, so a stale pointer reads
+	 * valid memory and is refused. Live nodes are in their chunk owner's
+	 * tree (sentinels, which live elsewhere, are never live).
+	 */
+	if (is_live(n) && chunk_of(n)->owner == st) {
 		node_remove(st, n);
 		ret = 0;
 	}
@@ -737,7 +793,6 @@ static struct iova_node *reserve_locked(struct ik_iova_state *st, unsigned long 
 			errno = ENOMEM;
 			return NULL;
 		}
-		keep->fast = 0;
 		set_state(keep, IOVA_RESERVED);
 	}
 	keep->iova.pfn_lo = lo;
@@ -840,8 +895,8 @@ static int check_fail(const char *what, const struct iova_node *n)
 /* Checks @n's subtree; returns its height or a negative errno. */
 static int check_subtree(const struct iova_node *n, const struct iova_node *parent)
 {
-	unsigned long mg;
-	int hl, hr, mo;
+	unsigned long mg, mk;
+	int hl, hr;
 
 	if (!n)
 		return 0;
@@ -849,8 +904,8 @@ static int check_subtree(const struct iova_node *n, const struct iova_node *pare
 		return check_fail("bad parent link", n);
 	if (n->iova.pfn_lo > n->iova.pfn_hi)
 		return check_fail("empty range", n);
-	if (n->order != iova_gap_order(n->iova.pfn_lo - n->gap, n->iova.pfn_lo))
-		return check_fail("stale gap order", n);
+	if (n->key != iova_gap_key(n->iova.pfn_lo - n->gap, n->iova.pfn_lo))
+		return check_fail("stale gap key", n);
 	hl = check_subtree(n->left, n);
 	if (hl < 0)
 		return hl;
@@ -862,16 +917,16 @@ static int check_subtree(const struct iova_node *n, const struct iova_node *pare
 	if (n->height != ik_max(hl, hr) + 1)
 		return check_fail("stale height", n);
 	mg = n->gap;
-	mo = n->order;
+	mk = n->key;
 	if (n->left) {
 		mg = ik_max(mg, n->left->max_gap);
-		mo = ik_max(mo, n->left->max_order);
+		mk = ik_max(mk, n->left->max_key);
 	}
 	if (n->right) {
 		mg = ik_max(mg, n->right->max_gap);
-		mo = ik_max(mo, n->right->max_order);
+		mk = ik_max(mk, n->right->max_key);
 	}
-	if (mg != n->max_gap || mo != n->max_order)
+	if (mg != n->max_gap || mk != n->max_key)
 		return check_fail("stale subtree aggregate", n);
 	return n->height;
 }
@@ -895,7 +950,7 @@ int iova_tree_check(struct iova_domain *iovad)
 			ret = check_fail("gap does not match the neighbour", n);
 		else if (node_state(n) == IOVA_FREE)
 			ret = check_fail("pool node in the tree", n);
-		else if (n->fast && radix_lookup(st, n->iova.pfn_lo) != n)
+		else if (node_fast(n) && radix_lookup(st, n->iova.pfn_lo) != n)
 			ret = check_fail("fast range missing from the radix", n);
 		prev = n;
 	}

@@ -50,7 +50,7 @@
 
 #define IK_TLS __thread __attribute__((tls_model("initial-exec")))
 
-/* tc_free() result: not handled by the cache, use the tree. */
+/* tc_free_slow() result: not handled by the cache, use the tree. */
 #define IOVA_NOT_CACHED 1
 
 struct iova_class_cache {
@@ -59,7 +59,7 @@ struct iova_class_cache {
 
 /* One thread's cache for one domain. */
 struct iova_tcache {
-	struct iova_domain *iovad; /* atomic: the domain; NULL once put */
+	struct iova_domain *iovad; /* atomic: the domain; TC_DEAD once put */
 	unsigned int busy;         /* atomic: the owner is inside a cache operation */
 	unsigned int drain_req;    /* atomic: a drainer is emptying the magazines */
 	struct ik_iova_state *st;
@@ -70,7 +70,17 @@ struct iova_tcache {
 	struct iova_tcache *thr_next;            /* this thread's list; owner only */
 };
 
-static IK_TLS struct iova_tcache *tls_last; /* cache of the domain used last */
+/*
+ * tc->iovad of a cache whose domain was put: not NULL, so that no domain
+ * argument (not even a NULL one) matches it.
+ */
+static const char dead_domain;
+#define TC_DEAD ((struct iova_domain *)&dead_domain)
+
+/* What tls_last points to before a thread has any cache: it matches nothing. */
+static struct iova_tcache tc_none = { .iovad = TC_DEAD, .leaf_key = ULONG_MAX };
+
+static IK_TLS struct iova_tcache *tls_last = &tc_none; /* cache of the domain used last */
 static IK_TLS struct iova_tcache *tls_list; /* all of this thread's caches */
 
 /* Guards every domain's tcaches list, tc->iovad changes, and draining. */
@@ -219,7 +229,27 @@ static void depot_drain(struct ik_iova_state *st)
 	}
 }
 
+/* Size class (log2 of the size rounded up to a power of two) of 1..64 pfns. */
+#define CLS2(c) c, c
+#define CLS4(c) CLS2(c), CLS2(c)
+#define CLS8(c) CLS4(c), CLS4(c)
+#define CLS16(c) CLS8(c), CLS8(c)
+#define CLS32(c) CLS16(c), CLS16(c)
+static const unsigned char size_class[IK_IOVA_RCACHE_MAX_PFNS + 1] = {
+	0, 0, 1, CLS2(2), CLS4(3), CLS8(4), CLS16(5), CLS32(6),
+};
+_Static_assert(IOVA_MAX_CLASS == 6, "size_class[] covers 1..64 pfns");
+
 /* --- finding this thread's cache --- */
+
+static void tc_free_mags(struct iova_tcache *tc)
+{
+	for (unsigned int c = 0; c < IOVA_NR_CLASSES; c++) {
+		free(tc->cls[c].loaded);
+		free(tc->cls[c].prev);
+		tc->cls[c].loaded = tc->cls[c].prev = NULL;
+	}
+}
 
 /*
  * Slow lookup: walk this thread's caches (dropping those of put domains),
@@ -235,11 +265,11 @@ static struct iova_tcache *__attribute__((noinline)) tcache_get(struct iova_doma
 	for (pp = &tls_list; (tc = *pp);) {
 		struct iova_domain *d = __atomic_load_n(&tc->iovad, __ATOMIC_ACQUIRE);
 
-		if (!d) {
+		if (d == TC_DEAD) {
 			/* put_iova_domain() already freed its magazines. */
 			*pp = tc->thr_next;
 			if (tls_last == tc)
-				tls_last = NULL;
+				tls_last = &tc_none;
 			free(tc);
 			continue;
 		}
@@ -254,11 +284,16 @@ static struct iova_tcache *__attribute__((noinline)) tcache_get(struct iova_doma
 		return NULL;
 	tc->st = st;
 	tc->leaf_key = ULONG_MAX; /* no pfn >> IOVA_RADIX_BITS is this */
-	/* Any non-NULL value makes the destructor run at thread exit. */
-	if (!tls_list && pthread_setspecific(exit_key, tc)) {
-		free(tc);
-		return NULL;
+	/* Every class gets its two magazines now, so the hot paths need not check. */
+	for (unsigned int c = 0; c < IOVA_NR_CLASSES; c++) {
+		tc->cls[c].loaded = mag_new();
+		tc->cls[c].prev = mag_new();
+		if (!tc->cls[c].loaded || !tc->cls[c].prev)
+			goto fail;
 	}
+	/* Any non-NULL value makes the destructor run at thread exit. */
+	if (!tls_list && pthread_setspecific(exit_key, tc))
+		goto fail;
 	pthread_mutex_lock(&registry_lock);
 	__atomic_store_n(&tc->iovad, iovad, __ATOMIC_RELAXED);
 	tc->dom_next = st->tcaches;
@@ -270,13 +305,17 @@ static struct iova_tcache *__attribute__((noinline)) tcache_get(struct iova_doma
 	tls_list = tc;
 	tls_last = tc;
 	return tc;
+fail:
+	tc_free_mags(tc);
+	free(tc);
+	return NULL;
 }
 
 static inline struct iova_tcache *tcache_of(struct iova_domain *iovad)
 {
 	struct iova_tcache *tc = tls_last;
 
-	if (likely(tc && __atomic_load_n(&tc->iovad, __ATOMIC_RELAXED) == iovad))
+	if (likely(__atomic_load_n(&tc->iovad, __ATOMIC_RELAXED) == iovad))
 		return tc;
 	return tcache_get(iovad);
 }
@@ -295,8 +334,6 @@ static unsigned long __attribute__((noinline)) tc_alloc_slow(struct iova_tcache 
 	unsigned long last = (1UL << c) - 1;
 	struct iova_mag *m = cc->loaded;
 
-	if (!m)
-		return 0;
 	if (!m->n) {
 		if (cc->prev->n) {
 			cc->loaded = cc->prev;
@@ -333,56 +370,39 @@ static unsigned long __attribute__((noinline)) tc_alloc_slow(struct iova_tcache 
 
 		if (e.pfn + last <= limit) {
 			m->e[i] = m->e[--m->n];
-			__atomic_store_n(&e.node->state, IOVA_ALLOCATED, __ATOMIC_RELAXED);
+			__atomic_store_n(&e.node->state, IOVA_ALLOCATED | IOVA_FAST, __ATOMIC_RELAXED);
 			return e.pfn;
 		}
 	}
 	return 0;
 }
 
-static inline unsigned long tc_alloc(struct iova_tcache *tc, unsigned int c, unsigned long limit)
-{
-	struct iova_mag *m;
-	unsigned long pfn;
-
-	while (unlikely(!tc_enter(tc)))
-		tc_wait_drain();
-	m = tc->cls[c].loaded;
-	if (likely(m && m->n)) {
-		struct iova_mag_entry *e = &m->e[m->n - 1];
-
-		pfn = e->pfn;
-		if (likely(pfn + ((1UL << c) - 1) <= limit)) {
-			m->n--;
-			__atomic_store_n(&e->node->state, IOVA_ALLOCATED, __ATOMIC_RELAXED);
-			tc_exit(tc);
-			return pfn;
-		}
-	}
-	pfn = tc_alloc_slow(tc, c, limit);
-	tc_exit(tc);
-	return pfn;
-}
-
-unsigned long ik_alloc_iova_fast(struct iova_domain *iovad, unsigned long size,
-				 unsigned long limit_pfn, bool flush_rcache)
+/* Cache, then tree, then (with flush_rcache) drain and tree again. */
+static unsigned long __attribute__((noinline)) alloc_fast_slow(struct iova_domain *iovad,
+							       unsigned long size,
+							       unsigned long limit_pfn,
+							       bool flush_rcache)
 {
 	struct ik_iova_state *st;
 	struct iova_node *n;
 	bool fast = false;
 
-	if (unlikely(!iovad || !iovad->ik_priv || !size || limit_pfn < iovad->start_pfn)) {
+	if (!iovad || !iovad->ik_priv || !size || limit_pfn < iovad->start_pfn) {
 		errno = EINVAL;
 		return 0;
 	}
-	if (likely(size <= IK_IOVA_RCACHE_MAX_PFNS)) {
-		unsigned int c = (unsigned int)iova_log2_up(size);
+	if (size <= IK_IOVA_RCACHE_MAX_PFNS) {
+		unsigned int c = size_class[size];
 		struct iova_tcache *tc = tcache_of(iovad);
 
-		if (likely(tc)) {
-			unsigned long pfn = tc_alloc(tc, c, limit_pfn);
+		if (tc) {
+			unsigned long pfn;
 
-			if (likely(pfn))
+			while (!tc_enter(tc))
+				tc_wait_drain();
+			pfn = tc_alloc_slow(tc, c, limit_pfn);
+			tc_exit(tc);
+			if (pfn)
 				return pfn;
 			fast = true;
 		}
@@ -395,6 +415,42 @@ unsigned long ik_alloc_iova_fast(struct iova_domain *iovad, unsigned long size,
 		n = iova_tree_alloc(st, size, limit_pfn, true, fast);
 	}
 	return n ? n->iova.pfn_lo : 0;
+}
+
+/*
+ * The hot path: this thread's cache for the domain it used last, and the
+ * top of the loaded magazine. Everything else is in alloc_fast_slow(), so
+ * this stays a leaf function without a stack frame.
+ */
+unsigned long ik_alloc_iova_fast(struct iova_domain *iovad, unsigned long size,
+				 unsigned long limit_pfn, bool flush_rcache)
+{
+	struct iova_tcache *tc = tls_last;
+
+	if (likely(__atomic_load_n(&tc->iovad, __ATOMIC_RELAXED) == iovad &&
+		   size - 1 < IK_IOVA_RCACHE_MAX_PFNS)) {
+		unsigned int c = size_class[size];
+
+		if (likely(tc_enter(tc))) {
+			struct iova_mag *m = tc->cls[c].loaded;
+
+			if (likely(m->n)) {
+				struct iova_mag_entry *e = &m->e[m->n - 1];
+				unsigned long pfn = e->pfn;
+
+				/* pfn >= start_pfn, so a limit below it never passes. */
+				if (likely(pfn + ((1UL << c) - 1) <= limit_pfn)) {
+					m->n--;
+					__atomic_store_n(&e->node->state, IOVA_ALLOCATED | IOVA_FAST,
+							 __ATOMIC_RELAXED);
+					tc_exit(tc);
+					return pfn;
+				}
+			}
+			tc_exit(tc);
+		}
+	}
+	return alloc_fast_slow(iovad, size, limit_pfn, flush_rcache);
 }
 
 /* --- free --- */
@@ -412,7 +468,7 @@ static struct iova_node *__attribute__((noinline)) tc_lookup_slow(struct iova_tc
 }
 
 /*
- * Loaded magazine full (or none yet): swap with an empty previous one, or
+ * Loaded magazine full: swap with an empty previous one, or
  * move the full previous one to the depot and load an empty one. When the
  * depot is full too, that magazine's ranges go back to the tree. busy is
  * held on entry and released here.
@@ -424,18 +480,7 @@ static int __attribute__((noinline)) tc_free_slow(struct iova_tcache *tc, unsign
 	struct iova_depot *d = &tc->st->depot[c];
 	struct iova_mag *m, *spill = NULL;
 
-	if (!cc->loaded) {
-		struct iova_mag *a = mag_new(), *b = mag_new();
-
-		if (!a || !b) {
-			free(a);
-			free(b);
-			tc_exit(tc);
-			return IOVA_NOT_CACHED;
-		}
-		cc->loaded = a;
-		cc->prev = b;
-	} else if (!cc->prev->n) {
+	if (!cc->prev->n) {
 		m = cc->loaded;
 		cc->loaded = cc->prev;
 		cc->prev = m;
@@ -453,7 +498,7 @@ static int __attribute__((noinline)) tc_free_slow(struct iova_tcache *tc, unsign
 		cc->loaded = m;
 	}
 	m = cc->loaded;
-	__atomic_store_n(&node->state, IOVA_CACHED, __ATOMIC_RELAXED);
+	__atomic_store_n(&node->state, IOVA_CACHED | IOVA_FAST, __ATOMIC_RELAXED);
 	m->e[m->n].pfn = pfn;
 	m->e[m->n].node = node;
 	m->n++;
@@ -466,52 +511,82 @@ static int __attribute__((noinline)) tc_free_slow(struct iova_tcache *tc, unsign
 	return 0;
 }
 
-static inline int tc_free(struct iova_tcache *tc, unsigned int c, unsigned long pfn)
+/* The whole check of a node found in the radix: an allocated range of this class at pfn. */
+static inline bool node_is_fast_alloc(const struct iova_node *node, unsigned long pfn,
+				      unsigned int c)
 {
-	struct iova_node *node;
-	struct iova_mag *m;
-
-	while (unlikely(!tc_enter(tc)))
-		tc_wait_drain();
-	if (likely(pfn >> IOVA_RADIX_BITS == tc->leaf_key))
-		node = iova_radix_leaf_get(tc->leaf, pfn);
-	else
-		node = tc_lookup_slow(tc, pfn);
-	/* Anything but an allocated range of this class starting at pfn: the tree decides. */
-	if (unlikely(!node || node->iova.pfn_lo != pfn ||
-		     node->iova.pfn_hi - pfn != (1UL << c) - 1 ||
-		     __atomic_load_n(&node->state, __ATOMIC_RELAXED) != IOVA_ALLOCATED)) {
-		tc_exit(tc);
-		return IOVA_NOT_CACHED;
-	}
-	m = tc->cls[c].loaded;
-	if (likely(m && m->n < IOVA_MAG_SIZE)) {
-		__atomic_store_n(&node->state, IOVA_CACHED, __ATOMIC_RELAXED);
-		m->e[m->n].pfn = pfn;
-		m->e[m->n].node = node;
-		m->n++;
-		tc_exit(tc);
-		return 0;
-	}
-	return tc_free_slow(tc, c, pfn, node);
+	return node && node->iova.pfn_lo == pfn && node->iova.pfn_hi - pfn == (1UL << c) - 1 &&
+	       __atomic_load_n(&node->state, __ATOMIC_RELAXED) == (IOVA_ALLOCATED | IOVA_FAST);
 }
 
-int ik_free_iova_fast(struct iova_domain *iovad, unsigned long pfn, unsigned long size)
+/* Cache via a full radix walk and magazine exchange, else the tree's exact checks. */
+static int __attribute__((noinline)) free_fast_slow(struct iova_domain *iovad, unsigned long pfn,
+						    unsigned long size)
 {
-	if (unlikely(!iovad || !iovad->ik_priv || !size))
+	if (!iovad || !iovad->ik_priv || !size)
 		return -EINVAL;
-	if (likely(size <= IK_IOVA_RCACHE_MAX_PFNS)) {
-		unsigned int c = (unsigned int)iova_log2_up(size);
+	if (size <= IK_IOVA_RCACHE_MAX_PFNS) {
+		unsigned int c = size_class[size];
 		struct iova_tcache *tc = tcache_of(iovad);
 
-		if (likely(tc)) {
-			int ret = tc_free(tc, c, pfn);
+		if (tc) {
+			struct iova_node *node;
+			struct iova_mag *m;
 
-			if (likely(ret != IOVA_NOT_CACHED))
-				return ret;
+			while (!tc_enter(tc))
+				tc_wait_drain();
+			node = tc_lookup_slow(tc, pfn);
+			/* Anything but an allocated range of this class at pfn: the tree decides. */
+			if (!node_is_fast_alloc(node, pfn, c)) {
+				tc_exit(tc);
+				return iova_tree_free_exact(iovad->ik_priv, pfn, size);
+			}
+			m = tc->cls[c].loaded;
+			if (m->n < IOVA_MAG_SIZE) {
+				__atomic_store_n(&node->state, IOVA_CACHED | IOVA_FAST,
+						 __ATOMIC_RELAXED);
+				m->e[m->n].pfn = pfn;
+				m->e[m->n].node = node;
+				m->n++;
+				tc_exit(tc);
+				return 0;
+			}
+			if (!tc_free_slow(tc, c, pfn, node)) /* releases busy */
+				return 0;
 		}
 	}
 	return iova_tree_free_exact(iovad->ik_priv, pfn, size);
+}
+
+/*
+ * The hot path: the radix leaf this thread used last, and the loaded
+ * magazine with room. Everything else is in free_fast_slow().
+ */
+int ik_free_iova_fast(struct iova_domain *iovad, unsigned long pfn, unsigned long size)
+{
+	struct iova_tcache *tc = tls_last;
+
+	if (likely(__atomic_load_n(&tc->iovad, __ATOMIC_RELAXED) == iovad &&
+		   size - 1 < IK_IOVA_RCACHE_MAX_PFNS && pfn >> IOVA_RADIX_BITS == tc->leaf_key)) {
+		unsigned int c = size_class[size];
+
+		if (likely(tc_enter(tc))) {
+			struct iova_node *node = iova_radix_leaf_get(tc->leaf, pfn);
+			struct iova_mag *m = tc->cls[c].loaded;
+
+			if (likely(node_is_fast_alloc(node, pfn, c) && m->n < IOVA_MAG_SIZE)) {
+				__atomic_store_n(&node->state, IOVA_CACHED | IOVA_FAST,
+						 __ATOMIC_RELAXED);
+				m->e[m->n].pfn = pfn;
+				m->e[m->n].node = node;
+				m->n++;
+				tc_exit(tc);
+				return 0;
+			}
+			tc_exit(tc);
+		}
+	}
+	return free_fast_slow(iovad, pfn, size);
 }
 
 /* --- draining --- */
@@ -530,15 +605,6 @@ static void tc_drain_to_tree(struct iova_tcache *tc)
 			iova_tree_release_cached(tc->st, mags[i]->e, mags[i]->n);
 			mags[i]->n = 0;
 		}
-	}
-}
-
-static void tc_free_mags(struct iova_tcache *tc)
-{
-	for (unsigned int c = 0; c < IOVA_NR_CLASSES; c++) {
-		free(tc->cls[c].loaded);
-		free(tc->cls[c].prev);
-		tc->cls[c].loaded = tc->cls[c].prev = NULL;
 	}
 }
 
@@ -585,7 +651,7 @@ static void tcache_thread_exit(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&registry_lock);
 	for (tc = tls_list; tc; tc = tc->thr_next) {
-		if (!__atomic_load_n(&tc->iovad, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&tc->iovad, __ATOMIC_RELAXED) == TC_DEAD)
 			continue; /* its domain was put */
 		for (unsigned int c = 0; c < IOVA_NR_CLASSES; c++) {
 			struct iova_class_cache *cc = &tc->cls[c];
@@ -601,7 +667,7 @@ static void tcache_thread_exit(void *arg)
 		}
 		tc_drain_to_tree(tc);
 		tc_unlink(tc);
-		__atomic_store_n(&tc->iovad, NULL, __ATOMIC_RELAXED);
+		__atomic_store_n(&tc->iovad, TC_DEAD, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&registry_lock);
 	for (tc = tls_list; tc; tc = next) {
@@ -610,7 +676,7 @@ static void tcache_thread_exit(void *arg)
 		free(tc);
 	}
 	tls_list = NULL;
-	tls_last = NULL;
+	tls_last = &tc_none;
 }
 
 int iova_rcache_init(struct ik_iova_state *st)
@@ -632,20 +698,20 @@ void iova_rcache_destroy(struct ik_iova_state *st)
 		/* The ranges die with the tree; only the magazines need freeing. */
 		tc_free_mags(tc);
 		tc->dom_next = tc->dom_prev = NULL;
-		__atomic_store_n(&tc->iovad, NULL, __ATOMIC_RELEASE);
+		__atomic_store_n(&tc->iovad, TC_DEAD, __ATOMIC_RELEASE);
 	}
 	st->tcaches = NULL;
 	pthread_mutex_unlock(&registry_lock);
 
 	/* This thread's dead records can go now; other threads drop theirs later. */
 	for (pp = &tls_list; (tc = *pp);) {
-		if (__atomic_load_n(&tc->iovad, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&tc->iovad, __ATOMIC_ACQUIRE) != TC_DEAD) {
 			pp = &tc->thr_next;
 			continue;
 		}
 		*pp = tc->thr_next;
 		if (tls_last == tc)
-			tls_last = NULL;
+			tls_last = &tc_none;
 		free(tc);
 	}
 

@@ -87,6 +87,76 @@ static void test_gap_order(void **state)
 	assert_int_equal(iova_gap_order(1, ULONG_MAX), 62);
 }
 
+/* Brute force: the key of [lo, end) from its definition. */
+static unsigned long brute_gap_key(unsigned long lo, unsigned long end)
+{
+	int k = brute_gap_order(lo, end);
+	unsigned long blk, m, tail = 0;
+
+	if (k < 0)
+		return 0;
+	blk = 1UL << (k + 1);
+	m = (lo + blk - 1) & ~(blk - 1);
+	if (m >= lo && m < end) /* m < lo: the rounding wrapped */
+		tail = end - m;
+	return (unsigned long)(k + 1) << IOVA_KEY_SHIFT | (tail < IOVA_KEY_TAIL ? tail : IOVA_KEY_TAIL);
+}
+
+/* Brute force: some multiple of @align in [lo, end - size]. */
+static bool brute_fits(unsigned long lo, unsigned long end, unsigned long size,
+		       unsigned long align)
+{
+	for (unsigned long m = (lo + align - 1) / align * align; m + size <= end; m += align)
+		return true;
+	return false;
+}
+
+static void test_gap_key(void **state)
+{
+	uint64_t rng = ik_test_seed(0x6e7);
+
+	(void)state;
+	for (unsigned long lo = 1; lo < 200; lo++)
+		for (unsigned long end = lo; end < lo + 200; end++) {
+			unsigned long key = iova_gap_key(lo, end);
+
+			if (key != brute_gap_key(lo, end))
+				fail_msg("gap_key(%lu, %lu) = %#lx, brute force %#lx", lo, end, key,
+					 brute_gap_key(lo, end));
+			/* The key decides every size-aligned request exactly. */
+			for (unsigned long size = 1; size <= 70; size++) {
+				int order = iova_log2_up(size);
+				bool fits = brute_fits(lo, end, size, 1UL << order);
+
+				if ((key >= iova_fit_key(size, order)) != fits)
+					fail_msg("[%lu, %lu) size %lu: key says %d, brute force %d",
+						 lo, end, size, !fits, fits);
+			}
+		}
+	for (int i = 0; i < 100000; i++) {
+		unsigned long a = ik_test_rand(&rng) >> (ik_test_rand(&rng) % 64);
+		unsigned long b = ik_test_rand(&rng) >> (ik_test_rand(&rng) % 64);
+		unsigned long lo = a < b ? a : b, end = a < b ? b : a;
+
+		if (!lo)
+			lo = 1;
+		if (i & 1) /* narrow gaps high up */
+			end = lo + ik_test_rand(&rng) % 4096;
+		if (end == ULONG_MAX || end < lo)
+			end = ULONG_MAX - 1;
+		assert_int_equal(iova_gap_key(lo, end), brute_gap_key(lo, end));
+	}
+	/*
+	 * By hand: [5, 13) holds 8..11 (order 2); the one multiple of 8 in it
+	 * is 8, followed by 5 pfns: key (3 << 58) | 5. Five pfns aligned to 8
+	 * fit (8..12), six do not.
+	 */
+	assert_int_equal(iova_gap_key(5, 13), 3UL << IOVA_KEY_SHIFT | 5);
+	assert_true(iova_gap_key(5, 13) >= iova_fit_key(5, 3));
+	assert_false(iova_gap_key(5, 13) >= iova_fit_key(6, 3));
+	assert_false(iova_gap_key(5, 13) >= iova_fit_key(8, 3));
+}
+
 /* --- helpers and input checking --- */
 
 static void test_helpers(void **state)
@@ -500,6 +570,14 @@ static void test_two_domains(void **state)
 		assert_int_equal(free_iova_fast(&a, pb, 2), -ENOENT);
 		assert_int_equal(free_iova_fast(&b, pb, 2), 0);
 	}
+	/* A range of one domain is not freed through another. */
+	struct iova *ra = alloc_iova(&a, 1, 100, false);
+
+	assert_non_null(ra);
+	assert_int_equal(__free_iova(&b, ra), -ENOENT);
+	assert_int_equal(free_iova(&b, ra->pfn_lo), -ENOENT);
+	assert_ptr_equal(find_iova(&a, 100), ra);
+	assert_int_equal(__free_iova(&a, ra), 0);
 	assert_int_equal(ik_iova_domain_report(&a, 1000, &rep), 0);
 	assert_int_equal(rep.cached_pfns, 2);
 	/* Put a; b goes on; a's memory is set up again and starts empty. */
@@ -962,6 +1040,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gap_order),
+		cmocka_unit_test(test_gap_key),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_init_errors),
 		cmocka_unit_test(test_alloc_errors),
