@@ -792,7 +792,7 @@ const char *ik_machine_name(const struct ik_machine *m)
 
 struct ik_cpu_cache *ik_machine_cpu_cache(struct ik_machine *m)
 {
-	return m->cpu_cache;
+	return m ? m->cpu_cache : NULL;
 }
 
 /**
