@@ -192,26 +192,27 @@ static void set_gap(struct iova_node *n, unsigned long gap)
 	n->key = iova_gap_key(n->iova.pfn_lo - gap, n->iova.pfn_lo);
 }
 
-/* Recompute @n's height and subtree aggregates from its children. */
-static inline void pull(struct iova_node *n)
+/* Recompute @n's height and subtree aggregates from its children; returns its balance. */
+static inline int pull(struct iova_node *n)
 {
 	const struct iova_node *l = n->left, *r = n->right;
 	unsigned long mg = n->gap, mk = n->key;
-	int h = 0;
+	int hl = 0, hr = 0;
 
 	if (l) {
-		h = l->height;
+		hl = l->height;
 		mg = ik_max(mg, l->max_gap);
 		mk = ik_max(mk, l->max_key);
 	}
 	if (r) {
-		h = ik_max(h, r->height);
+		hr = r->height;
 		mg = ik_max(mg, r->max_gap);
 		mk = ik_max(mk, r->max_key);
 	}
-	n->height = (signed char)(h + 1);
+	n->height = (signed char)(ik_max(hl, hr) + 1);
 	n->max_gap = mg;
 	n->max_key = mk;
+	return hl - hr;
 }
 
 static void replace_child(struct ik_iova_state *st, struct iova_node *parent,
@@ -272,8 +273,7 @@ static void fix_up(struct ik_iova_state *st, struct iova_node *n, const struct i
 		bool was_changed = n == changed;
 		int bf;
 
-		pull(n);
-		bf = height(n->left) - height(n->right);
+		bf = pull(n);
 		if (bf > 1) {
 			if (height(n->left->left) < height(n->left->right))
 				rotate_left(st, n->left);
