@@ -55,6 +55,14 @@
  * if it did, the walk is repeated (or, holding a reference, it checks the
  * table it holds is still the one the path leads to). That costs two loads
  * of a rarely written word, no atomic read-modify-write.
+ *
+ * Walk cache. Four dependent loads per walk cost more than the one-page
+ * paths may spend, so each thread remembers the last level-3 table it
+ * walked to (its instance, its 2 MiB of input addresses, the retirement
+ * count of the walk). While the count is unchanged no table has been
+ * detached since, so the table is still the one the path leads to and the
+ * walk can be skipped; any retirement, anywhere, makes every cached entry
+ * stale. The count is 64 bits so that it cannot wrap under an old entry.
  */
 #include <errno.h>
 #include <sched.h>
@@ -148,8 +156,9 @@ struct lpae_pgtable {
 	unsigned int start_level;
 	bool counted;                /* live entries counted (no KEEP_TABLES) */
 	bool fast_4k;                /* 4 KiB pages allowed: the one-page paths apply */
-	/* Tables retired so far; written rarely, read by every counted walk. */
-	alignas(64) uint32_t retired;
+	uint64_t id;                 /* unique per instance, for the walk cache */
+	/* Tables retired so far; written rarely, read by every walk. */
+	alignas(64) uint64_t retired;
 };
 
 static inline struct lpae_pgtable *to_lpae(struct io_pgtable_ops *ops)
@@ -219,12 +228,25 @@ static inline bool lpae_table_at(const struct lpae_pgtable *lp, phys_addr_t pa,
 
 /* --- retirement count (see "Walking without references") --- */
 
-static inline uint32_t lpae_seq_begin(const struct lpae_pgtable *lp)
+/* One per thread: the last level-3 table a one-page path walked to. */
+struct lpae_walk_cache {
+	uint64_t owner;      /* lp->id, 0: empty */
+	uint64_t va_2m;      /* input address >> 21 */
+	uint64_t seq;        /* lp->retired of the walk that found it */
+	struct lpae_table t;
+};
+
+/* Initial-exec: a plain %fs-relative access even in the shared library. */
+static __thread struct lpae_walk_cache lpae_wc __attribute__((tls_model("initial-exec")));
+
+static uint64_t lpae_next_id;
+
+static inline uint64_t lpae_seq_begin(const struct lpae_pgtable *lp)
 {
 	return __atomic_load_n(&lp->retired, __ATOMIC_ACQUIRE);
 }
 
-static inline bool lpae_seq_same(const struct lpae_pgtable *lp, uint32_t seq)
+static inline bool lpae_seq_same(const struct lpae_pgtable *lp, uint64_t seq)
 {
 	return __atomic_load_n(&lp->retired, __ATOMIC_SEQ_CST) == seq;
 }
@@ -276,23 +298,32 @@ static int lpae_leaf_prot(uint64_t e)
 
 /* --- walking --- */
 
+/* lpae_walk() result: a table was retired meanwhile, walk again. */
+#define LPAE_WALK_MOVED LPAE_LEVELS
+
 /**
  * lpae_walk() - follow table entries for @va
  * @lp: the tables
  * @va: input address
  * @lvl: the deepest level wanted
  * @path: out: path[l] is the table of level-l entries, from the start level
+ * @seq: lp->retired when the caller began
  *
- * Return: @lvl, or the first level whose entry for @va is not a table (or
- * points outside RAM).
+ * Before reading a table below the root, checks that no table was retired
+ * since @seq: one that was could be freed and reused under the walk.
+ *
+ * Return: @lvl; the first level whose entry for @va is not a table (or
+ * points outside RAM); or LPAE_WALK_MOVED.
  */
 static inline unsigned int lpae_walk(const struct lpae_pgtable *lp, uint64_t va,
-				     unsigned int lvl, struct lpae_table *path)
+				     unsigned int lvl, struct lpae_table *path, uint64_t seq)
 {
 	unsigned int l = lp->start_level;
 
 	path[l] = lp->root;
 	for (; l < lvl; l++) {
+		if (l > lp->start_level && unlikely(!lpae_seq_same(lp, seq)))
+			return LPAE_WALK_MOVED;
 		uint64_t e = ik_read_le64_acquire(&path[l].pte[lvl_idx(va, l)]);
 
 		if ((e & PTE_TYPE_MASK) != PTE_TYPE_TABLE ||
@@ -302,20 +333,93 @@ static inline unsigned int lpae_walk(const struct lpae_pgtable *lp, uint64_t va,
 	return l;
 }
 
-/* Whether the path for @va still leads to table @t at level @lvl. */
-LPAE_COLD static bool lpae_still_at(const struct lpae_pgtable *lp, uint64_t va, unsigned int lvl,
-				    const struct lpae_table *t)
+/**
+ * lpae_walk_end() - order a walk's reads before the retirement of what it read
+ * @lp: the tables
+ * @path: the walk
+ * @deepest: the deepest level whose table the walk read
+ *
+ * Killing a table follows every earlier update of its count, so a walk
+ * whose last word on a table it read (or one below it) is such an update
+ * happens before the table is retired, freed and reused. A walk that ends
+ * without writing (an error, a lookup that failed) makes that update here:
+ * it adds 0 to the count of the deepest table still alive (those above live
+ * at least as long). Counting mode only; error paths only.
+ */
+LPAE_COLD static void lpae_walk_end(const struct lpae_pgtable *lp, const struct lpae_table *path,
+				    unsigned int deepest)
 {
-	struct lpae_table path[LPAE_LEVELS];
+	for (unsigned int l = deepest; lp->counted && l > lp->start_level; l--)
+		if (__atomic_fetch_add(&path[l].pg->users, 0, __ATOMIC_SEQ_CST) >=
+		    IK_PAGE_TABLE_BIAS)
+			return;
+}
 
-	for (;;) {
-		uint32_t seq = lpae_seq_begin(lp);
+/*
+ * Walk to the level-3 table for @va for a lookup, without building a path
+ * (as lpae_walk(), nothing below the root is read once the count moved
+ * from @seq); false if there is none or the count moved.
+ */
+static __attribute__((noinline)) bool lpae_leaf_walk(const struct lpae_pgtable *lp, uint64_t va,
+						     uint64_t seq, struct lpae_table *t)
+{
+	const uint64_t *tbl = lp->root.pte;
+	uint64_t e;
 
-		if (lpae_walk(lp, va, lvl, path) != lvl || path[lvl].pa != t->pa)
+	for (unsigned int l = lp->start_level; l < LPAE_LEAF_LEVEL - 1; l++) {
+		e = ik_read_le64_acquire(&tbl[lvl_idx(va, l)]);
+		if ((e & PTE_TYPE_MASK) != PTE_TYPE_TABLE)
 			return false;
-		if (lpae_seq_same(lp, seq))
-			return true;
+		tbl = lpae_va(lp, e & PTE_ADDR_MASK);
+		if (unlikely(!tbl || !lpae_seq_same(lp, seq)))
+			return false;
 	}
+	e = ik_read_le64_acquire(&tbl[lvl_idx(va, LPAE_LEAF_LEVEL - 1)]);
+	return (e & PTE_TYPE_MASK) == PTE_TYPE_TABLE && lpae_table_at(lp, e & PTE_ADDR_MASK, t);
+}
+
+/*
+ * The level-3 table for @va, from this thread's walk cache or a walk
+ * (@seq: lp->retired when the caller began). *hit says which; false if a
+ * level above has no table for @va.
+ */
+static inline __attribute__((always_inline)) bool
+lpae_leaf_table(const struct lpae_pgtable *lp, uint64_t va, uint64_t seq, struct lpae_table *t,
+		bool *hit)
+{
+	const struct lpae_walk_cache *wc = &lpae_wc;
+
+	*hit = wc->owner == lp->id && wc->va_2m == va >> 21 && wc->seq == seq;
+	if (likely(*hit)) {
+		*t = wc->t;
+		return true;
+	}
+	return lpae_leaf_walk(lp, va, seq, t);
+}
+
+/* Remember @t, found by a walk that began at count @seq and was still current after. */
+static inline void lpae_wc_fill(const struct lpae_pgtable *lp, uint64_t va, uint64_t seq,
+				const struct lpae_table *t)
+{
+	struct lpae_walk_cache *wc = &lpae_wc;
+
+	wc->owner = lp->id;
+	wc->va_2m = va >> 21;
+	wc->seq = seq;
+	wc->t = *t;
+}
+
+/*
+ * Every table but the root records the address of its parent in its page
+ * metadata's freelist link, which is free while the table lives: set before
+ * the table is published, read only by the thread that killed the table
+ * (before queueing it overwrites the field). The parent cannot go while the
+ * entry pointing at its child is set, so retiring needs no walk: a walk
+ * after the table emptied could meet tables that others retire meanwhile.
+ */
+static inline void lpae_set_parent(const struct lpae_table *t, phys_addr_t parent)
+{
+	t->pg->next = parent;
 }
 
 /* A zeroed table below 2^oas. */
@@ -346,32 +450,82 @@ static void lpae_free_tree(struct lpae_pgtable *lp, const struct lpae_table *t, 
 	pt_table_free(lp->mem, t->pa, LPAE_TABLE_BYTES);
 }
 
+/* --- retiring emptied tables --- */
+
+/**
+ * lpae_retire() - detach an emptied table and those it empties above it
+ * @lp: the tables
+ * @pg: the emptied table's page metadata
+ * @pa: its address
+ * @lvl: the level of its entries
+ * @va: an address it covers (the caller knows it is attached there)
+ * @gather: where the pages go, to be freed after the IOTLB sync; NULL
+ *          outside an unmap: the walk caches for the table's range are
+ *          flushed and it is freed at once (nothing was gathered for it)
+ *
+ * With a gather, the caller has added a removed leaf inside the table's
+ * range to it, so the range the driver invalidates reaches the walk caches
+ * that may point at it.
+ */
+LPAE_COLD static void lpae_retire(struct lpae_pgtable *lp, struct ik_page *pg, phys_addr_t pa,
+				  unsigned int lvl, uint64_t va, struct iommu_iotlb_gather *gather)
+{
+	for (; lvl > lp->start_level; lvl--) {
+		const uint64_t span = 1ULL << lvl_shift(lvl - 1);
+		struct lpae_table parent;
+
+		if (!pt_table_kill(pg))
+			return; /* a mapper took a reference: it lives on */
+		if (unlikely(!lpae_table_at(lp, pg->next, &parent)))
+			return;
+		ik_write_le64(&parent.pte[lvl_idx(va, lvl - 1)], 0);
+		lpae_seq_retire(lp);
+		if (gather) {
+			iommu_pages_list_add(lp->mem, gather, pa);
+		} else {
+			lp->tlb->tlb_flush_walk(va & ~(span - 1), span, LPAE_SZ_4K, lp->cookie);
+			pt_table_free(lp->mem, pa, LPAE_TABLE_BYTES);
+		}
+		if (lvl - 1 == lp->start_level || !pt_table_put(parent.pg, 1))
+			return;
+		pg = parent.pg;
+		pa = parent.pa;
+	}
+}
+
+/* Drop the walk's reference on @t (level-@lvl entries, attached at @va). */
+static inline void lpae_release(struct lpae_pgtable *lp, const struct lpae_table *t,
+				unsigned int lvl, uint64_t va)
+{
+	if (t->pg && unlikely(pt_table_put(t->pg, 1)))
+		lpae_retire(lp, t->pg, t->pa, lvl, va, NULL);
+}
+
 /**
  * lpae_install() - give an empty entry the tables down to @leaf_lvl
  * @lp: the tables
- * @parent: the table holding @p (level @lvl)
+ * @parent: the table holding @p (level @lvl); counted, the caller holds a
+ *          reference on it, so it stays attached
  * @p: the empty entry
  * @lvl: its level
  * @va: the address being mapped
  * @leaf_lvl: level of the entries the caller will write
  * @refs: live entries the caller will write into the last table
- * @seq: lp->retired when the walk that found @p began
  * @out: out: the level-@leaf_lvl table
  *
  * The missing tables are allocated and linked privately first (counted:
  * each holds one reference for its link, the last @refs), then published
  * with one compare-and-swap, so a failure changes nothing.
  *
- * Return: 0; -EAGAIN when @p changed or the path moved (walk again);
- * -ENOMEM.
+ * Return: 0; -EAGAIN when @p changed (walk again); -ENOMEM.
  */
 LPAE_COLD static int lpae_install(struct lpae_pgtable *lp, struct lpae_table *parent,
 				  uint64_t *p, unsigned int lvl, uint64_t va,
-				  unsigned int leaf_lvl, int32_t refs, uint32_t seq,
-				  struct lpae_table *out)
+				  unsigned int leaf_lvl, int32_t refs, struct lpae_table *out)
 {
 	struct lpae_table chain[LPAE_LEVELS];
 	const unsigned int n = leaf_lvl - lvl;
+	const bool count_parent = lp->counted && parent->pg;
 	unsigned int k;
 	int ret = 0;
 
@@ -380,40 +534,63 @@ LPAE_COLD static int lpae_install(struct lpae_pgtable *lp, struct lpae_table *pa
 		if (ret)
 			goto out_free;
 	}
+	lpae_set_parent(&chain[0], parent->pa);
 	for (unsigned int j = 0; j + 1 < n; j++) {
 		ik_write_le64(&chain[j].pte[lvl_idx(va, lvl + 1 + j)],
 			      chain[j + 1].pa | PTE_TYPE_TABLE);
+		lpae_set_parent(&chain[j + 1], chain[j].pa);
 		if (lp->counted)
 			pt_table_get(chain[j].pg, 1);
 	}
-	if (lp->counted) {
+	if (lp->counted)
 		pt_table_get(chain[n - 1].pg, refs);
-		/* The entry we add to @parent is counted before it is written. */
-		if (parent->pg) {
-			if (!pt_table_get(parent->pg, 1)) {
-				sched_yield(); /* dying: its parent entry goes soon */
-				ret = -EAGAIN;
-				goto out_free;
-			}
-			if (!lpae_seq_same(lp, seq) && !lpae_still_at(lp, va, lvl, parent)) {
-				pt_table_put(parent->pg, 1);
-				ret = -EAGAIN;
-				goto out_free;
-			}
-		}
+	/* The entry added to @parent is counted before it is written. */
+	if (count_parent)
+		pt_table_get(parent->pg, 1);
+	if (ik_cmpxchg_le64(p, 0, chain[0].pa | PTE_TYPE_TABLE)) {
+		*out = chain[n - 1];
+		return 0;
 	}
-	if (!ik_cmpxchg_le64(p, 0, chain[0].pa | PTE_TYPE_TABLE)) {
-		if (lp->counted && parent->pg)
-			pt_table_put(parent->pg, 1);
-		ret = -EAGAIN;
-		goto out_free;
-	}
-	*out = chain[n - 1];
-	return 0;
+	if (count_parent)
+		pt_table_put(parent->pg, 1); /* the caller's reference keeps it alive */
+	ret = -EAGAIN;
 out_free:
 	while (k--)
 		pt_table_free(lp->mem, chain[k].pa, LPAE_TABLE_BYTES);
 	return ret;
+}
+
+/* lpae_table_get() without counting: no table is freed under a walk then. */
+static int lpae_table_get_uncounted(struct lpae_pgtable *lp, uint64_t va, unsigned int lvl,
+				    struct lpae_table *out)
+{
+	struct lpae_table path[LPAE_LEVELS];
+
+	for (;;) {
+		unsigned int l = lpae_walk(lp, va, lvl, path, lpae_seq_begin(lp));
+		int ret;
+
+		if (l == LPAE_WALK_MOVED)
+			continue;
+		if (l == lvl) {
+			*out = path[lvl];
+			return 0;
+		}
+		uint64_t *p = &path[l].pte[lvl_idx(va, l)];
+		uint64_t e = ik_read_le64_acquire(p);
+
+		if (pte_is_table(e, l)) {
+			struct lpae_table c;
+			if (!lpae_table_at(lp, e & PTE_ADDR_MASK, &c))
+				return -EFAULT;
+			continue; /* installed meanwhile */
+		}
+		if (e)
+			return -EEXIST;
+		ret = lpae_install(lp, &path[l], p, l, va, lvl, 0, out);
+		if (ret != -EAGAIN)
+			return ret;
+	}
 }
 
 /**
@@ -424,8 +601,11 @@ out_free:
  * @refs: live entries the caller will write (counted before writing)
  * @out: out: the table
  *
- * Installs missing tables. Unless KEEP_TABLES or @lvl is the start level,
- * takes @refs references and makes sure the path still leads to the table.
+ * Installs missing tables. Counting, the walk holds a reference on each
+ * table while it reads it (taken, then checked against the entry it came
+ * from), so no table it reads can be retired and reused under it, and ends
+ * with @refs references on the table it returns (none on the start level).
+ * Dropping a reference that empties a table retires it, at once.
  *
  * Return: 0; -EEXIST if a block covers @va at a higher level; -ENOMEM;
  * -EFAULT if a table entry points outside RAM.
@@ -433,70 +613,61 @@ out_free:
 static int lpae_table_get(struct lpae_pgtable *lp, uint64_t va, unsigned int lvl, int32_t refs,
 			  struct lpae_table *out)
 {
-	struct lpae_table path[LPAE_LEVELS];
+	if (!lp->counted) {
+		int ret = lpae_table_get_uncounted(lp, va, lvl, out);
 
+		if (!ret && lvl == LPAE_LEAF_LEVEL)
+			lpae_wc_fill(lp, va, lpae_seq_begin(lp), out);
+		return ret;
+	}
 	for (;;) {
-		uint32_t seq = lpae_seq_begin(lp);
-		unsigned int l = lpae_walk(lp, va, lvl, path);
+		struct lpae_table cur = lp->root; /* no reference on the start level */
+		unsigned int l;
+		int ret = 0;
 
-		if (l < lvl) {
-			uint64_t *p = &path[l].pte[lvl_idx(va, l)];
+		for (l = lp->start_level; l < lvl; l++) {
+			uint64_t *p = &cur.pte[lvl_idx(va, l)];
 			uint64_t e = ik_read_le64_acquire(p);
-			struct lpae_table c;
-			int ret;
+			struct lpae_table child;
 
-			if (pte_is_table(e, l)) {
-				if (!lpae_table_at(lp, e & PTE_ADDR_MASK, &c))
-					return -EFAULT;
-				continue; /* installed meanwhile */
+			if (!pte_is_table(e, l)) {
+				ret = e ? -EEXIST : lpae_install(lp, &cur, p, l, va, lvl, refs, out);
+				break;
 			}
-			if (e)
-				return -EEXIST;
-			ret = lpae_install(lp, &path[l], p, l, va, lvl, refs, seq, out);
+			if (!lpae_table_at(lp, e & PTE_ADDR_MASK, &child)) {
+				ret = -EFAULT;
+				break;
+			}
+			if (!pt_table_get(child.pg, 1)) {
+				sched_yield(); /* dying: its parent entry goes soon */
+				ret = -EAGAIN;
+				break;
+			}
+			if (ik_read_le64_acquire(p) != e) {
+				/* Retired, maybe reused elsewhere: not ours to retire. */
+				pt_table_put(child.pg, 1);
+				ret = -EAGAIN;
+				break;
+			}
+			lpae_release(lp, &cur, l, va);
+			cur = child;
+		}
+		if (l == lvl) {
+			/* The walk's reference (none on the start level) becomes @refs. */
+			if (cur.pg && refs > 1)
+				pt_table_get(cur.pg, refs - 1);
+			*out = cur;
+		} else {
+			lpae_release(lp, &cur, l, va);
 			if (ret == -EAGAIN)
 				continue;
-			return ret;
+			if (ret)
+				return ret;
 		}
-		*out = path[lvl];
-		if (!lp->counted || !out->pg)
-			return 0;
-		if (!pt_table_get(out->pg, refs)) {
-			sched_yield();
-			continue;
-		}
-		if (likely(lpae_seq_same(lp, seq)) || lpae_still_at(lp, va, lvl, out))
-			return 0;
-		pt_table_put(out->pg, refs);
-	}
-}
-
-/* --- retiring emptied tables --- */
-
-/**
- * lpae_retire() - detach an emptied table and those it empties above it
- * @lp: the tables
- * @path: the walk that reached it (path[l] holds level-l entries)
- * @lvl: level of the entries of the emptied table path[@lvl]
- * @va: an address it covers
- * @gather: where the pages go, to be freed after the IOTLB sync
- *
- * The caller has added a removed leaf inside the table's range to @gather,
- * so the range the driver invalidates reaches the walk caches that may
- * point at it.
- */
-LPAE_COLD static void lpae_retire(struct lpae_pgtable *lp, struct lpae_table *path,
-				  unsigned int lvl, uint64_t va, struct iommu_iotlb_gather *gather)
-{
-	for (unsigned int l = lvl; l > lp->start_level; l--) {
-		struct lpae_table *parent = &path[l - 1];
-
-		if (!pt_table_kill(path[l].pg))
-			return; /* a mapper took a reference: it lives on */
-		ik_write_le64(&parent->pte[lvl_idx(va, l - 1)], 0);
-		lpae_seq_retire(lp);
-		iommu_pages_list_add(lp->mem, gather, path[l].pa);
-		if (!parent->pg || !pt_table_put(parent->pg, 1))
-			return;
+		/* Held, it cannot be retired before a later count. */
+		if (lvl == LPAE_LEAF_LEVEL)
+			lpae_wc_fill(lp, va, lpae_seq_begin(lp), out);
+		return 0;
 	}
 }
 
@@ -604,8 +775,21 @@ static inline int lpae_check_range(const struct lpae_pgtable *lp, uint64_t iova,
 	return 0;
 }
 
-/* lpae_map_pages() for everything but the one-page fast path. */
-LPAE_COLD static int lpae_map_general(struct lpae_pgtable *lp, uint64_t iova, uint64_t paddr,
+/* Fill empty slots p[0..n) with @desc, @desc + @step, ...: how many, up to the first full one. */
+static inline size_t lpae_write_run(uint64_t *p, size_t n, uint64_t desc, uint64_t step)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++, desc += step) {
+		if (unlikely(ik_read_le64(&p[i])))
+			break;
+		ik_write_le64(&p[i], desc);
+	}
+	return i;
+}
+
+/* lpae_map_pages() for everything but a page of the cached table. */
+static int lpae_map_general(struct lpae_pgtable *lp, uint64_t iova, uint64_t paddr,
 				      size_t pgsize, size_t pgcount, int prot, size_t *mapped)
 {
 	unsigned int lvl, shift;
@@ -627,7 +811,7 @@ LPAE_COLD static int lpae_map_general(struct lpae_pgtable *lp, uint64_t iova, ui
 		const uint64_t va = iova + ((uint64_t)done << shift);
 		const unsigned int idx = lvl_idx(va, lvl);
 		const size_t n = ik_min(pgcount - done, (size_t)(LPAE_ENTRIES - idx));
-		uint64_t desc = (paddr + ((uint64_t)done << shift)) | attrs;
+		const uint64_t desc = (paddr + ((uint64_t)done << shift)) | attrs;
 		struct lpae_table t;
 		size_t i;
 
@@ -635,16 +819,15 @@ LPAE_COLD static int lpae_map_general(struct lpae_pgtable *lp, uint64_t iova, ui
 		if (ret)
 			break;
 		uint64_t *p = t.pte + idx;
-		for (i = 0; i < n; i++, desc += pgsize) {
+		i = lpae_write_run(p, n, desc, pgsize);
+		while (unlikely(i < n)) {
 			uint64_t e = ik_read_le64(&p[i]);
 
-			if (unlikely(e)) {
-				/* The slot's old reference goes, ours stays for the block. */
-				if (!pte_is_table(e, lvl) ||
-				    lpae_drop_empty(lp, &t, &p[i], e, lvl, va + (i << shift)))
-					break;
-			}
-			ik_write_le64(&p[i], desc);
+			/* A table without leaves makes way; our reference stays for the block. */
+			if (!pte_is_table(e, lvl) ||
+			    lpae_drop_empty(lp, &t, &p[i], e, lvl, va + (i << shift)))
+				break;
+			i += lpae_write_run(p + i, n - i, desc + i * pgsize, pgsize);
 		}
 		done += i;
 		if (unlikely(i < n)) {
@@ -660,40 +843,37 @@ LPAE_COLD static int lpae_map_general(struct lpae_pgtable *lp, uint64_t iova, ui
 }
 
 /*
- * One 4 KiB page into existing tables, the common case of the DMA API.
- * Returns 0, -EEXIST, or 1 when the general path must handle it.
+ * The map fast path took a reference on its cached table @pg but a table
+ * was retired meanwhile: get the table the path leads to now (with a
+ * reference), drop the one on @pg, and point *@p into the current one.
+ * Dropping it cannot empty the table if it is the current one; if it is
+ * not, it was retired and maybe reused elsewhere, not ours to retire.
+ * Returns the current table's page, or NULL if the slow path must map.
  */
-static inline int lpae_map_one(struct lpae_pgtable *lp, uint64_t iova, uint64_t paddr, int prot)
+LPAE_COLD static struct ik_page *lpae_map_recheck(struct lpae_pgtable *lp, uint64_t iova,
+						  struct ik_page *pg, uint64_t **p)
 {
-	struct lpae_table path[LPAE_LEVELS];
-	uint32_t seq = 0;
-	uint64_t *p;
+	struct lpae_table t;
+	int ret = lpae_table_get(lp, iova, LPAE_LEAF_LEVEL, 1, &t);
 
-	if (unlikely(((iova | paddr) & (LPAE_SZ_4K - 1)) || iova >= lp->iova_limit ||
-		     paddr >= lp->pa_limit || !lpae_prot_ok(prot) || !lp->fast_4k))
-		return 1;
-	if (lp->counted)
-		seq = lpae_seq_begin(lp);
-	if (unlikely(lpae_walk(lp, iova, LPAE_LEAF_LEVEL, path) != LPAE_LEAF_LEVEL))
-		return 1;
-	struct lpae_table *t = &path[LPAE_LEAF_LEVEL];
-	if (lp->counted) {
-		if (unlikely(!pt_table_get(t->pg, 1)))
-			return 1;
-		if (unlikely(!lpae_seq_same(lp, seq)) &&
-		    !lpae_still_at(lp, iova, LPAE_LEAF_LEVEL, t)) {
-			pt_table_put(t->pg, 1);
-			return 1;
-		}
-	}
-	p = &t->pte[lvl_idx(iova, LPAE_LEAF_LEVEL)];
-	if (unlikely(ik_read_le64(p))) {
-		if (lp->counted)
-			pt_table_put(t->pg, 1);
-		return -EEXIST;
-	}
-	ik_write_le64(p, paddr | lpae_prot_attrs(prot) | PTE_TYPE_PAGE);
-	return 0;
+	pt_table_put(pg, 1);
+	if (ret)
+		return NULL;
+	*p = &t.pte[lvl_idx(iova, LPAE_LEAF_LEVEL)];
+	return t.pg;
+}
+
+/* lpae_map_pages() past the walk cache (a miss fills it for the next page). */
+static __attribute__((noinline)) int lpae_map_slow(struct lpae_pgtable *lp, uint64_t iova,
+						   uint64_t paddr, size_t pgsize, size_t pgcount,
+						   int prot, size_t *mapped)
+{
+	size_t none;
+
+	if (!mapped)
+		mapped = &none;
+	*mapped = 0;
+	return lpae_map_general(lp, iova, paddr, pgsize, pgcount, prot, mapped);
 }
 
 /**
@@ -711,21 +891,42 @@ static int lpae_map_pages(struct io_pgtable_ops *ops, dma_addr_t iova, phys_addr
 			  size_t pgsize, size_t pgcount, int prot, gfp_t gfp, size_t *mapped)
 {
 	struct lpae_pgtable *lp = to_lpae(ops);
-	size_t none;
+	const struct lpae_walk_cache *wc = &lpae_wc;
+	const uint64_t seq = lpae_seq_begin(lp);
 
-	if (!mapped)
-		mapped = &none;
-	*mapped = 0;
-	if (likely(pgsize == LPAE_SZ_4K && pgcount == 1)) {
-		int ret = lpae_map_one(lp, iova, paddr, prot);
+	/*
+	 * One page into the cached table. A hit also means @iova is below
+	 * 2^ias and 4 KiB pages are allowed: the cache holds only level-3
+	 * tables of this instance, which exist only then.
+	 */
+	if (likely(pgsize == LPAE_SZ_4K && pgcount == 1 && mapped && wc->owner == lp->id &&
+		   wc->va_2m == iova >> 21 && wc->seq == seq &&
+		   !((iova | paddr) & (LPAE_SZ_4K - 1)) && paddr < lp->pa_limit &&
+		   lpae_prot_ok(prot))) {
+		uint64_t *p = &wc->t.pte[lvl_idx(iova, LPAE_LEAF_LEVEL)];
+		struct ik_page *pg = wc->t.pg;
 
-		if (likely(ret <= 0)) {
-			if (!ret)
-				*mapped = LPAE_SZ_4K;
-			return ret;
+		if (lp->counted) {
+			if (unlikely(!pt_table_get(pg, 1)))
+				goto slow;
+			if (unlikely(!lpae_seq_same(lp, seq))) {
+				pg = lpae_map_recheck(lp, iova, pg, &p);
+				if (!pg)
+					goto slow;
+			}
 		}
+		if (unlikely(ik_read_le64(p))) {
+			if (lp->counted)
+				pt_table_put(pg, 1);
+			*mapped = 0;
+			return -EEXIST;
+		}
+		ik_write_le64(p, paddr | lpae_prot_attrs(prot) | PTE_TYPE_PAGE);
+		*mapped = LPAE_SZ_4K;
+		return 0;
 	}
-	return lpae_map_general(lp, iova, paddr, pgsize, pgcount, prot, mapped);
+slow:
+	return lpae_map_slow(lp, iova, paddr, pgsize, pgcount, prot, mapped);
 }
 
 /* --- unmap --- */
@@ -821,6 +1022,7 @@ static int32_t lpae_fill(struct lpae_pgtable *lp, const struct lpae_table *t, un
 					      NULL);
 			if (lp->counted)
 				pt_table_get(spare->pg, n);
+			lpae_set_parent(spare, t->pa);
 			ik_write_le64(&t->pte[i], spare->pa | PTE_TYPE_TABLE);
 			spare++;
 		}
@@ -832,6 +1034,7 @@ static int32_t lpae_fill(struct lpae_pgtable *lp, const struct lpae_table *t, un
 /**
  * lpae_split_block() - replace a block by a table of what is left of it
  * @lp: the tables
+ * @parent: the table holding the block
  * @p: the block entry
  * @e: its value
  * @lvl: its level (1 or 2)
@@ -846,8 +1049,9 @@ static int32_t lpae_fill(struct lpae_pgtable *lp, const struct lpae_table *t, un
  *
  * Return: 0; -ENOMEM; -EAGAIN if the entry changed meanwhile.
  */
-LPAE_COLD static int lpae_split_block(struct lpae_pgtable *lp, uint64_t *p, uint64_t e,
-				      unsigned int lvl, uint64_t bstart, uint64_t rs, uint64_t re)
+LPAE_COLD static int lpae_split_block(struct lpae_pgtable *lp, const struct lpae_table *parent,
+				      uint64_t *p, uint64_t e, unsigned int lvl, uint64_t bstart,
+				      uint64_t rs, uint64_t re)
 {
 	const uint64_t size = 1ULL << lvl_shift(lvl);
 	struct lpae_table t[3];
@@ -869,6 +1073,7 @@ LPAE_COLD static int lpae_split_block(struct lpae_pgtable *lp, uint64_t *p, uint
 				 e & PTE_ATTR_MASK, rs, re, &t[1]);
 	if (lp->counted)
 		pt_table_get(t[0].pg, live);
+	lpae_set_parent(&t[0], parent->pa);
 	if (ik_cmpxchg_le64(p, e, t[0].pa | PTE_TYPE_TABLE))
 		return 0;
 	ret = -EAGAIN;
@@ -894,15 +1099,42 @@ LPAE_COLD static long lpae_unmap_block(struct lpae_pgtable *lp, struct lpae_tabl
 			return -EAGAIN;
 		lpae_gather(lp, gather, bstart, size);
 		if (lp->counted && path[lvl].pg && pt_table_put(path[lvl].pg, 1))
-			lpae_retire(lp, path, lvl, va, gather);
+			lpae_retire(lp, path[lvl].pg, path[lvl].pa, lvl, va, gather);
 		return (long)size;
 	}
-	ret = lpae_split_block(lp, p, e, lvl, bstart, va, rm_end);
+	ret = lpae_split_block(lp, &path[lvl], p, e, lvl, bstart, va, rm_end);
 	if (ret)
 		return ret;
 	/* The IOTLB may hold the whole old block. */
 	lpae_gather(lp, gather, bstart, size);
 	return (long)(rm_end - va);
+}
+
+/* Clear the leaves p[0..n) of level @lvl (1 to 3) while there are any: how many. */
+static inline size_t lpae_clear_run(uint64_t *p, size_t n, unsigned int lvl)
+{
+	const uint64_t type = leaf_type(lvl);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (unlikely((ik_read_le64(&p[i]) & PTE_TYPE_MASK) != type))
+			break;
+		ik_write_le64(&p[i], 0);
+	}
+	return i;
+}
+
+/* Report @n removed leaves of @size from @va, one tlb_add_page each. */
+static __attribute__((noinline)) void lpae_gather_run(const struct lpae_pgtable *lp,
+						      struct iommu_iotlb_gather *gather,
+						      uint64_t va, size_t size, size_t n)
+{
+	void (*add)(struct iommu_iotlb_gather *, dma_addr_t, size_t, void *) = lp->tlb->tlb_add_page;
+	void *cookie = lp->cookie;
+	const uint64_t end = va + n * size;
+
+	for (; va != end; va += size)
+		add(gather, va, size, cookie);
 }
 
 /* Unmap level-@lvl leaves of table path[@lvl] from @va towards @end. */
@@ -913,30 +1145,31 @@ static long lpae_unmap_run(struct lpae_pgtable *lp, struct lpae_table *path, uns
 	const unsigned int shift = lvl_shift(lvl), idx = lvl_idx(va, lvl);
 	const size_t size = (size_t)1 << shift;
 	const size_t n = ik_min((size_t)((end - va) >> shift), (size_t)(LPAE_ENTRIES - idx));
-	void (*add)(struct iommu_iotlb_gather *, dma_addr_t, size_t, void *) = lp->tlb->tlb_add_page;
-	void *cookie = lp->cookie;
 	uint64_t *p = t->pte + idx;
 	int32_t removed = 0;
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i < n; i++) {
+	for (;;) {
+		size_t k = lpae_clear_run(p + i, n - i, lvl);
+
+		/* Reported after clearing, all before the gather is synced. */
+		lpae_gather_run(lp, gather, va + i * size, size, k);
+		removed += (int32_t)k;
+		i += k;
+		if (i == n)
+			break;
+		/* Smaller leaves below: all of them go, or none. */
 		uint64_t e = ik_read_le64(&p[i]);
 		struct lpae_table c;
 
-		if (likely(pte_is_leaf(e, lvl))) {
-			ik_write_le64(&p[i], 0);
-			add(gather, va + i * size, size, cookie);
-			removed++;
-			continue;
-		}
-		/* Smaller leaves below: all of them go, or none. */
 		if (!pte_is_table(e, lvl) || !lpae_table_at(lp, e & PTE_ADDR_MASK, &c) ||
 		    !lpae_tree_full(lp, &c, lvl + 1))
 			break;
 		removed += lpae_clear_tree(lp, &p[i], &c, lvl + 1, va + i * size, gather);
+		i++;
 	}
 	if (removed && lp->counted && t->pg && pt_table_put(t->pg, removed))
-		lpae_retire(lp, path, lvl, va, gather);
+		lpae_retire(lp, t->pg, t->pa, lvl, va, gather);
 	return (long)(i * size);
 }
 
@@ -948,8 +1181,13 @@ static long lpae_unmap_step(struct lpae_pgtable *lp, uint64_t va, unsigned int l
 	long ret;
 
 	do {
-		uint32_t seq = lpae_seq_begin(lp);
-		unsigned int l = lpae_walk(lp, va, lvl, path);
+		uint64_t seq = lpae_seq_begin(lp);
+		unsigned int l = lpae_walk(lp, va, lvl, path, seq);
+
+		if (l == LPAE_WALK_MOVED) {
+			ret = -EAGAIN;
+			continue;
+		}
 		uint64_t *p = &path[l].pte[lvl_idx(va, l)];
 		uint64_t e = ik_read_le64_acquire(p);
 
@@ -961,23 +1199,28 @@ static long lpae_unmap_step(struct lpae_pgtable *lp, uint64_t va, unsigned int l
 				ret = -EAGAIN; /* installed after the walk passed */
 				continue;
 			}
+			lpae_walk_end(lp, path, l);
 			return -ENOENT;
 		}
 		/* Nothing changes before the path is known to be current. */
-		if (lp->counted && !lpae_seq_same(lp, seq)) {
+		if (!lpae_seq_same(lp, seq)) {
 			ret = -EAGAIN;
 			continue;
 		}
+		if (l == LPAE_LEAF_LEVEL)
+			lpae_wc_fill(lp, va, seq, &path[l]);
 		if (l < lvl)
 			ret = lpae_unmap_block(lp, path, l, p, e, va, end, gather);
 		else
 			ret = lpae_unmap_run(lp, path, lvl, va, end, gather);
+		if (ret <= 0 && ret != -EAGAIN)
+			lpae_walk_end(lp, path, l);
 	} while (ret == -EAGAIN);
 	return ret;
 }
 
-/* lpae_unmap_pages() for everything but the one-page fast path. */
-LPAE_COLD static long lpae_unmap_general(struct lpae_pgtable *lp, uint64_t iova, size_t pgsize,
+/* lpae_unmap_pages() for everything but a page of the cached table. */
+static __attribute__((noinline)) long lpae_unmap_general(struct lpae_pgtable *lp, uint64_t iova, size_t pgsize,
 					 size_t pgcount, struct iommu_iotlb_gather *gather)
 {
 	unsigned int lvl;
@@ -1003,35 +1246,7 @@ LPAE_COLD static long lpae_unmap_general(struct lpae_pgtable *lp, uint64_t iova,
 	return (long)(va - iova);
 }
 
-/*
- * One 4 KiB page, the common case: bytes unmapped, or 0 when the general
- * path must handle it.
- */
-static inline long lpae_unmap_one(struct lpae_pgtable *lp, uint64_t iova,
-				  struct iommu_iotlb_gather *gather)
-{
-	struct lpae_table path[LPAE_LEVELS];
-	uint32_t seq = 0;
-	uint64_t *p;
 
-	if (unlikely((iova & (LPAE_SZ_4K - 1)) || iova >= lp->iova_limit || !gather ||
-		     !lp->fast_4k))
-		return 0;
-	if (lp->counted)
-		seq = lpae_seq_begin(lp);
-	if (unlikely(lpae_walk(lp, iova, LPAE_LEAF_LEVEL, path) != LPAE_LEAF_LEVEL))
-		return 0;
-	p = &path[LPAE_LEAF_LEVEL].pte[lvl_idx(iova, LPAE_LEAF_LEVEL)];
-	if (unlikely((ik_read_le64(p) & PTE_TYPE_MASK) != PTE_TYPE_PAGE))
-		return 0;
-	if (lp->counted && unlikely(!lpae_seq_same(lp, seq)))
-		return 0;
-	ik_write_le64(p, 0);
-	lpae_gather(lp, gather, iova, LPAE_SZ_4K);
-	if (lp->counted && unlikely(pt_table_put(path[LPAE_LEAF_LEVEL].pg, 1)))
-		lpae_retire(lp, path, LPAE_LEAF_LEVEL, iova, gather);
-	return LPAE_SZ_4K;
-}
 
 /**
  * lpae_unmap_pages() - unmap @pgcount pages of @pgsize at @iova
@@ -1049,47 +1264,98 @@ static long lpae_unmap_pages(struct io_pgtable_ops *ops, dma_addr_t iova, size_t
 			     size_t pgcount, struct iommu_iotlb_gather *gather)
 {
 	struct lpae_pgtable *lp = to_lpae(ops);
+	const struct lpae_walk_cache *wc = &lpae_wc;
+	const uint64_t seq = lpae_seq_begin(lp);
 
-	if (likely(pgsize == LPAE_SZ_4K && pgcount == 1)) {
-		long ret = lpae_unmap_one(lp, iova, gather);
+	/* One page of the cached table (see lpae_map_pages()). */
+	if (likely(pgsize == LPAE_SZ_4K && pgcount == 1 && gather && wc->owner == lp->id &&
+		   wc->va_2m == iova >> 21 && wc->seq == seq && !(iova & (LPAE_SZ_4K - 1)))) {
+		uint64_t *p = &wc->t.pte[lvl_idx(iova, LPAE_LEAF_LEVEL)];
+		/* A copy: the callback below may use this thread's cache. */
+		const struct lpae_table t = wc->t;
 
-		if (likely(ret))
-			return ret;
+		if (likely((ik_read_le64(p) & PTE_TYPE_MASK) == PTE_TYPE_PAGE &&
+			   lpae_seq_same(lp, seq))) {
+			ik_write_le64(p, 0);
+			lpae_gather(lp, gather, iova, LPAE_SZ_4K);
+			if (lp->counted && unlikely(pt_table_put(t.pg, 1)))
+				lpae_retire(lp, t.pg, t.pa, LPAE_LEAF_LEVEL, iova, gather);
+			return LPAE_SZ_4K;
+		}
 	}
 	return lpae_unmap_general(lp, iova, pgsize, pgcount, gather);
 }
 
 /* --- lookups --- */
 
-static phys_addr_t lpae_iova_to_phys(struct io_pgtable_ops *ops, dma_addr_t iova)
+/*
+ * Walk for iova_to_phys: the leaf for @va, 0 if none (or if the count
+ * moved from @seq: the caller looks again); *lvl gets its level.
+ */
+static inline uint64_t lpae_find_leaf(const struct lpae_pgtable *lp, uint64_t va,
+				      uint64_t seq, unsigned int *lvl)
 {
-	struct lpae_pgtable *lp = to_lpae(ops);
+	const uint64_t *tbl = lp->root.pte;
+	unsigned int l = lp->start_level;
 
+	for (;; l++) {
+		uint64_t e = ik_read_le64_acquire(&tbl[lvl_idx(va, l)]);
+
+		if (!pte_is_table(e, l)) {
+			*lvl = l;
+			return pte_is_leaf(e, l) ? e : 0;
+		}
+		tbl = lpae_va(lp, e & PTE_ADDR_MASK);
+		if (unlikely(!tbl || !lpae_seq_same(lp, seq)))
+			return 0;
+	}
+}
+
+/* lpae_iova_to_phys() without the walk cache. */
+static __attribute__((noinline)) phys_addr_t lpae_iova_to_phys_slow(const struct lpae_pgtable *lp,
+								     uint64_t iova)
+{
 	if (unlikely(iova >= lp->iova_limit))
 		return 0;
 	for (;;) {
-		uint32_t seq = lp->counted ? lpae_seq_begin(lp) : 0;
-		const uint64_t *tbl = lp->root.pte;
-		unsigned int l = lp->start_level;
-		phys_addr_t pa = 0;
+		const uint64_t seq = lpae_seq_begin(lp);
+		unsigned int lvl = LPAE_LEAF_LEVEL;
+		struct lpae_table t;
+		bool hit, leaf_table;
 		uint64_t e;
 
-		for (;;) {
-			e = ik_read_le64_acquire(&tbl[lvl_idx(iova, l)]);
-			if (!pte_is_table(e, l))
-				break;
-			tbl = lpae_va(lp, e & PTE_ADDR_MASK);
-			if (unlikely(!tbl))
-				return 0;
-			l++;
+		leaf_table = lpae_leaf_table(lp, iova, seq, &t, &hit);
+		if (likely(leaf_table)) {
+			e = ik_read_le64(&t.pte[lvl_idx(iova, LPAE_LEAF_LEVEL)]);
+			if ((e & PTE_TYPE_MASK) != PTE_TYPE_PAGE)
+				e = 0;
+		} else {
+			e = lpae_find_leaf(lp, iova, seq, &lvl); /* a block, or nothing */
 		}
-		if (pte_is_leaf(e, l)) {
-			uint64_t mask = (1ULL << lvl_shift(l)) - 1;
-			pa = (e & PTE_ADDR_MASK & ~mask) | (iova & mask);
+		if (likely(lpae_seq_same(lp, seq))) {
+			const uint64_t mask = (1ULL << lvl_shift(lvl)) - 1;
+
+			if (leaf_table && !hit)
+				lpae_wc_fill(lp, iova, seq, &t);
+			return e ? (e & PTE_ADDR_MASK & ~mask) | (iova & mask) : 0;
 		}
-		if (likely(!lp->counted || lpae_seq_same(lp, seq)))
-			return pa;
 	}
+}
+
+static phys_addr_t lpae_iova_to_phys(struct io_pgtable_ops *ops, dma_addr_t iova)
+{
+	struct lpae_pgtable *lp = to_lpae(ops);
+	const struct lpae_walk_cache *wc = &lpae_wc;
+	const uint64_t seq = lpae_seq_begin(lp);
+
+	if (likely(wc->owner == lp->id && wc->va_2m == iova >> 21 && wc->seq == seq)) {
+		uint64_t e = ik_read_le64(&wc->t.pte[lvl_idx(iova, LPAE_LEAF_LEVEL)]);
+
+		if (likely(lpae_seq_same(lp, seq)))
+			return (e & PTE_TYPE_MASK) == PTE_TYPE_PAGE ?
+			       (e & PTE_ADDR_MASK) | (iova & (LPAE_SZ_4K - 1)) : 0;
+	}
+	return lpae_iova_to_phys_slow(lp, iova);
 }
 
 /* "page ai=0 sh=os ng", "block 2M ai=1 sh=is ng", ... */
@@ -1217,6 +1483,7 @@ static struct io_pgtable *lpae_alloc(struct io_pgtable_cfg *cfg, void *cookie)
 	lp->iova_limit = 1ULL << ias;
 	lp->start_level = ias == 48 ? 0 : 1;
 	lp->counted = !(cfg->quirks & IO_PGTABLE_QUIRK_KEEP_TABLES);
+	lp->id = __atomic_add_fetch(&lpae_next_id, 1, __ATOMIC_RELAXED);
 	lp->fast_4k = pgsizes & LPAE_SZ_4K;
 
 	cfg->pgsize_bitmap = pgsizes;
