@@ -154,8 +154,8 @@ static void bench_format(struct ik_mem *mem, int reps, unsigned long quirks, con
 		size_t mapped;
 		double t = now_ns();
 		for (uint32_t i = 0; i < NPAGES; i++)
-			if (ops->map_pages(ops, IOVA + i * PG, PADDR + i * PG, PG, 1, RW, GFP_KERNEL,
-					   &mapped))
+			if (ops->map_pages(ops, IOVA + i * PG, PADDR + i * PG, PG, 1, RW,
+					   GFP_KERNEL, &mapped))
 				exit(2);
 		map1[r] = (now_ns() - t) / NPAGES;
 
@@ -282,7 +282,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
 		} else {
-			fprintf(stderr, "usage: %s [--reps N (1-%d)] [--json]\n", argv[0], MAX_REPS);
+			fprintf(stderr, "usage: %s [--reps N (1-%d)] [--json]\n", argv[0],
+				MAX_REPS);
 			return 2;
 		}
 	}
@@ -321,9 +322,9 @@ int main(int argc, char **argv)
 	if (json) {
 		printf("{\n  \"reps\": %d,\n  \"results\": [\n", reps);
 		for (int i = 0; i < nr_results; i++)
-			printf("    {\"name\": \"%s\", \"ns_per_page\": %.3f, \"target\": %.1f}%s\n",
-			       results[i].name, results[i].ns_per_page, results[i].target,
-			       i + 1 < nr_results ? "," : "");
+			printf("    {\"name\": \"%s\", \"ns_per_page\": %.3f, "
+			       "\"target\": %.1f}%s\n", results[i].name, results[i].ns_per_page,
+			       results[i].target, i + 1 < nr_results ? "," : "");
 		printf("  ]\n}\n");
 		return 0;
 	}

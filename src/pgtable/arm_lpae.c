@@ -43,18 +43,28 @@
  * live entry of its parent), so that a chain of emptied tables is retired
  * bottom-up onto the gather. IO_PGTABLE_QUIRK_KEEP_TABLES counts nothing.
  *
- * Walking without references. A mapper takes its one reference on the
- * table it writes into, not on the tables above it, and an unmapper walks
- * with none: a table whose entry for the walker's address is live cannot be
- * emptied, so neither can anything above it, but when that entry is empty
- * a neighbour's unmap may retire a table on the walked path, and the page
- * may be freed and reused before the walker reads it. So every retirement
- * bumps lp->retired after detaching the table and before queueing it (the
- * earliest the page can be freed), and a counted walk that is about to
- * change something checks that the count did not move since it started;
- * if it did, the walk is repeated (or, holding a reference, it checks the
- * table it holds is still the one the path leads to). That costs two loads
- * of a rarely written word, no atomic read-modify-write.
+ * Concurrency: map, unmap and iova_to_phys run on disjoint ranges without
+ * locks.
+ *  - Counting, a map walk holds a reference on each table while it reads
+ *    it (taken, then checked against the entry it came from, as pt-table.h
+ *    does for one level), so nothing it reads can be retired, freed and
+ *    reused under it; the reference on the table it writes into becomes
+ *    those of the entries it writes. Whoever drops the reference that
+ *    empties a table retires it.
+ *  - An unmap walks without references: the entry it removes keeps its
+ *    table, and therefore every table above it, from being emptied.
+ *  - Lookups, and unmaps of addresses that turn out not to be mapped, can
+ *    meet a table that a neighbour retires meanwhile. Every retirement
+ *    bumps lp->retired after detaching the table and before queueing it
+ *    (the earliest the page can be freed); a walk checks the count before
+ *    reading each table below the root and before changing anything, and
+ *    walks again if it moved. Such a walk can still read a page reused
+ *    after its last check (and discard what it read): harmless on any
+ *    host, but a race in the C11 sense, which TSan would report for these
+ *    operations only.
+ *  - A table records its parent in its page metadata's freelist link while
+ *    it lives (set before it is published, read by whoever killed it), so
+ *    an emptied chain is retired bottom-up without a walk.
  *
  * Walk cache. Four dependent loads per walk cost more than the one-page
  * paths may spend, so each thread remembers the last level-3 table it
@@ -193,40 +203,37 @@ static inline uint64_t leaf_type(unsigned int lvl)
 	return lvl == LPAE_LEAF_LEVEL ? PTE_TYPE_PAGE : PTE_TYPE_BLOCK;
 }
 
+/* The RAM region holding @pa (most often the root's), NULL outside RAM. */
+static inline const struct ik_mem_region *lpae_region(const struct lpae_pgtable *lp,
+						      phys_addr_t pa)
+{
+	if (likely(pa - lp->rgn->base < lp->rgn->size))
+		return lp->rgn;
+	return ik_mem_region_of(lp->mem, pa);
+}
+
 /* Host view of a table at @pa, NULL outside RAM. */
 static inline uint64_t *lpae_va(const struct lpae_pgtable *lp, phys_addr_t pa)
 {
-	const struct ik_mem_region *r = lp->rgn;
-	uint64_t off = pa - r->base;
+	const struct ik_mem_region *r = lpae_region(lp, pa);
 
-	if (unlikely(off >= r->size)) {
-		r = ik_mem_region_of(lp->mem, pa);
-		if (!r)
-			return NULL;
-		off = pa - r->base;
-	}
-	return (uint64_t *)(void *)(r->host + off);
+	return r ? (uint64_t *)(void *)(r->host + (pa - r->base)) : NULL;
 }
 
 static inline bool lpae_table_at(const struct lpae_pgtable *lp, phys_addr_t pa,
 				 struct lpae_table *t)
 {
-	const struct ik_mem_region *r = lp->rgn;
-	uint64_t off = pa - r->base;
+	const struct ik_mem_region *r = lpae_region(lp, pa);
 
-	if (unlikely(off >= r->size)) {
-		r = ik_mem_region_of(lp->mem, pa);
-		if (!r)
-			return false;
-		off = pa - r->base;
-	}
-	t->pte = (uint64_t *)(void *)(r->host + off);
-	t->pg = &r->meta[off >> IK_PAGE_SHIFT];
+	if (unlikely(!r))
+		return false;
+	t->pte = (uint64_t *)(void *)(r->host + (pa - r->base));
+	t->pg = &r->meta[(pa - r->base) >> IK_PAGE_SHIFT];
 	t->pa = pa;
 	return true;
 }
 
-/* --- retirement count (see "Walking without references") --- */
+/* --- retirement count and walk cache (see the top of the file) --- */
 
 /* One per thread: the last level-3 table a one-page path walked to. */
 struct lpae_walk_cache {
@@ -410,12 +417,9 @@ static inline void lpae_wc_fill(const struct lpae_pgtable *lp, uint64_t va, uint
 }
 
 /*
- * Every table but the root records the address of its parent in its page
- * metadata's freelist link, which is free while the table lives: set before
- * the table is published, read only by the thread that killed the table
- * (before queueing it overwrites the field). The parent cannot go while the
- * entry pointing at its child is set, so retiring needs no walk: a walk
- * after the table emptied could meet tables that others retire meanwhile.
+ * Record @t's parent in its page metadata's freelist link, unused while the
+ * table lives: set before the table is published, read by whoever kills it,
+ * before queueing it overwrites the field (see the top of the file).
  */
 static inline void lpae_set_parent(const struct lpae_table *t, phys_addr_t parent)
 {
@@ -631,7 +635,8 @@ static int lpae_table_get(struct lpae_pgtable *lp, uint64_t va, unsigned int lvl
 			struct lpae_table child;
 
 			if (!pte_is_table(e, l)) {
-				ret = e ? -EEXIST : lpae_install(lp, &cur, p, l, va, lvl, refs, out);
+				ret = e ? -EEXIST :
+					  lpae_install(lp, &cur, p, l, va, lvl, refs, out);
 				break;
 			}
 			if (!lpae_table_at(lp, e & PTE_ADDR_MASK, &child)) {
@@ -790,7 +795,7 @@ static inline size_t lpae_write_run(uint64_t *p, size_t n, uint64_t desc, uint64
 
 /* lpae_map_pages() for everything but a page of the cached table. */
 static int lpae_map_general(struct lpae_pgtable *lp, uint64_t iova, uint64_t paddr,
-				      size_t pgsize, size_t pgcount, int prot, size_t *mapped)
+			    size_t pgsize, size_t pgcount, int prot, size_t *mapped)
 {
 	unsigned int lvl, shift;
 	size_t done = 0;
@@ -1129,9 +1134,11 @@ static __attribute__((noinline)) void lpae_gather_run(const struct lpae_pgtable 
 						      struct iommu_iotlb_gather *gather,
 						      uint64_t va, size_t size, size_t n)
 {
-	void (*add)(struct iommu_iotlb_gather *, dma_addr_t, size_t, void *) = lp->tlb->tlb_add_page;
+	void (*add)(struct iommu_iotlb_gather *, dma_addr_t, size_t, void *);
 	void *cookie = lp->cookie;
 	const uint64_t end = va + n * size;
+
+	add = lp->tlb->tlb_add_page;
 
 	for (; va != end; va += size)
 		add(gather, va, size, cookie);
@@ -1220,8 +1227,9 @@ static long lpae_unmap_step(struct lpae_pgtable *lp, uint64_t va, unsigned int l
 }
 
 /* lpae_unmap_pages() for everything but a page of the cached table. */
-static __attribute__((noinline)) long lpae_unmap_general(struct lpae_pgtable *lp, uint64_t iova, size_t pgsize,
-					 size_t pgcount, struct iommu_iotlb_gather *gather)
+static __attribute__((noinline)) long lpae_unmap_general(struct lpae_pgtable *lp, uint64_t iova,
+							 size_t pgsize, size_t pgcount,
+							 struct iommu_iotlb_gather *gather)
 {
 	unsigned int lvl;
 	int ret = lpae_check_range(lp, iova, pgsize, pgcount, &lvl);
@@ -1245,8 +1253,6 @@ static __attribute__((noinline)) long lpae_unmap_general(struct lpae_pgtable *lp
 	}
 	return (long)(va - iova);
 }
-
-
 
 /**
  * lpae_unmap_pages() - unmap @pgcount pages of @pgsize at @iova

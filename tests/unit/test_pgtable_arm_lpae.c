@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1340,7 +1341,8 @@ static void check_against_ref(struct fx *f, const uint64_t *ref, uint64_t *rng)
 
 	for (unsigned int p = 0; p < WIN_PAGES; p++) {
 		uint64_t off = ik_test_rand(rng) & 0xfff;
-		phys_addr_t got = f->ops->iova_to_phys(f->ops, WIN_BASE + (uint64_t)p * SZ_4K + off);
+		uint64_t va = WIN_BASE + (uint64_t)p * SZ_4K + off;
+		phys_addr_t got = f->ops->iova_to_phys(f->ops, va);
 		if (got != (ref[p] ? ref[p] + off : 0))
 			fail_msg("page %#llx: %#llx, want %#llx",
 				 (unsigned long long)(WIN_BASE + (uint64_t)p * SZ_4K),
@@ -1594,52 +1596,60 @@ static void th_block_round(struct th_arg *a, uint64_t *rng)
 	th_sync(a, &g);
 }
 
+/* Map a thread's 2-page slot in one call (general path) or one per page (fast path). */
+static void th_map_slot(struct th_arg *a, unsigned int slot, bool pair)
+{
+	struct io_pgtable_ops *ops = a->f->ops;
+	const uint64_t iova = th_iova(a->id, slot);
+	const uint64_t pa = 0x880000000ULL + ((uint64_t)a->id << 24) + ((uint64_t)slot << 13);
+	size_t m = 0;
+
+	for (unsigned int k = 0; k < 2; k += pair ? 2 : 1) {
+		size_t n = pair ? 2 : 1;
+
+		if (ops->map_pages(ops, iova + k * SZ_4K, pa + k * SZ_4K, SZ_4K, n, RW, 0, &m) ||
+		    m != n * SZ_4K)
+			a->errors++;
+	}
+	a->ref[slot] = pa;
+}
+
+/* Check and unmap a thread's slot, in one call or one per page. */
+static void th_unmap_slot(struct th_arg *a, unsigned int slot, bool pair)
+{
+	struct io_pgtable_ops *ops = a->f->ops;
+	const uint64_t iova = th_iova(a->id, slot);
+	struct iommu_iotlb_gather g;
+
+	for (unsigned int k = 0; k < 2; k++)
+		if (ops->iova_to_phys(ops, iova + k * SZ_4K + 8) != a->ref[slot] + k * SZ_4K + 8)
+			a->errors++;
+	ik_iommu_iotlb_gather_init(&g);
+	for (unsigned int k = 0; k < 2; k += pair ? 2 : 1) {
+		size_t n = pair ? 2 : 1;
+
+		if (ops->unmap_pages(ops, iova + k * SZ_4K, SZ_4K, n, &g) != (long)(n * SZ_4K))
+			a->errors++;
+	}
+	a->ref[slot] = 0;
+	th_sync(a, &g);
+}
+
 static void *th_main(void *p)
 {
 	struct th_arg *a = p;
-	struct io_pgtable_ops *ops = a->f->ops;
 	uint64_t rng = a->seed;
 
 	for (unsigned int round = 0; round < TH_ROUNDS; round++) {
 		unsigned int slot = (unsigned int)(ik_test_rand(&rng) % (TH_SLOTS + 1));
-		/* One call for both pages (general path) or one per page (fast path). */
 		bool pair = ik_test_rand(&rng) & 1;
-		struct iommu_iotlb_gather g;
-		size_t m = 0;
 
-		if (slot == TH_SLOTS) {
+		if (slot == TH_SLOTS)
 			th_block_round(a, &rng);
-			continue;
-		}
-		uint64_t iova = th_iova(a->id, slot);
-		if (!a->ref[slot]) {
-			uint64_t pa = 0x880000000ULL + ((uint64_t)a->id << 24) + ((uint64_t)slot << 13);
-			if (pair) {
-				if (ops->map_pages(ops, iova, pa, SZ_4K, 2, RW, 0, &m) || m != 2 * SZ_4K)
-					a->errors++;
-			} else {
-				for (unsigned int k = 0; k < 2; k++)
-					if (ops->map_pages(ops, iova + k * SZ_4K, pa + k * SZ_4K, SZ_4K,
-							   1, RW, 0, &m) || m != SZ_4K)
-						a->errors++;
-			}
-			a->ref[slot] = pa;
-			continue;
-		}
-		for (unsigned int k = 0; k < 2; k++)
-			if (ops->iova_to_phys(ops, iova + k * SZ_4K + 8) != a->ref[slot] + k * SZ_4K + 8)
-				a->errors++;
-		ik_iommu_iotlb_gather_init(&g);
-		if (pair) {
-			if (ops->unmap_pages(ops, iova, SZ_4K, 2, &g) != (long)(2 * SZ_4K))
-				a->errors++;
-		} else {
-			for (unsigned int k = 0; k < 2; k++)
-				if (ops->unmap_pages(ops, iova + k * SZ_4K, SZ_4K, 1, &g) != (long)SZ_4K)
-					a->errors++;
-		}
-		a->ref[slot] = 0;
-		th_sync(a, &g);
+		else if (!a->ref[slot])
+			th_map_slot(a, slot, pair);
+		else
+			th_unmap_slot(a, slot, pair);
 	}
 	return NULL;
 }
@@ -1670,7 +1680,8 @@ static void test_threads_share_tables(void **state)
 	for (unsigned int i = 0; i < NTHREADS; i++) {
 		for (unsigned int s = 0; s < TH_SLOTS; s++)
 			for (unsigned int k = 0; k < 2; k++)
-				assert_int_equal(f->ops->iova_to_phys(f->ops, th_iova(i, s) + k * SZ_4K),
+				assert_int_equal(f->ops->iova_to_phys(f->ops,
+								      th_iova(i, s) + k * SZ_4K),
 						 args[i].ref[s] ? args[i].ref[s] + k * SZ_4K : 0);
 		uint64_t biova = TH_BLOCKS + (uint64_t)i * SZ_2M + SZ_4K;
 		assert_int_equal(f->ops->iova_to_phys(f->ops, biova),
@@ -1689,6 +1700,251 @@ static void test_threads_share_tables(void **state)
 	}
 	assert_int_equal(count_tables(f), 1);
 	fx_free(f); /* every table page is back: nothing leaked or freed twice */
+}
+
+/*
+ * Threads unmapping disjoint pages of the same blocks: whoever comes first
+ * splits a block (one compare-and-swap), the others find its replacement
+ * and unmap their pages from it; a 1 GiB block splits into a table whose
+ * 2 MiB pieces split again under them.
+ */
+#define SB_2M     0x20000000000ULL
+#define SB_1G     0x20040000000ULL
+#define SB_ROUNDS 30
+#define SB_PER    6 /* pages per thread per block */
+
+struct sb_arg {
+	struct fx *f;
+	pthread_barrier_t *start, *done;
+	unsigned int *line; /* start line: threads leave it together */
+	unsigned int id;
+	unsigned long errors;
+};
+
+/* Page @k of thread @id: odd strides make them distinct across threads. */
+static uint64_t sb_page(unsigned int id, unsigned int k, bool big)
+{
+	unsigned int n = k * NTHREADS + id;
+
+	if (big)
+		return SB_1G + (uint64_t)(n * 40503u % 262144u) * SZ_4K;
+	return SB_2M + (uint64_t)(n * 97u % 512u) * SZ_4K;
+}
+
+static void *sb_main(void *p)
+{
+	struct sb_arg *a = p;
+	struct io_pgtable_ops *ops = a->f->ops;
+
+	for (unsigned int round = 0; round < SB_ROUNDS; round++) {
+		pthread_barrier_wait(a->start);
+		/*
+		 * The barrier wakes threads one by one; spinning (yielding only
+		 * now and then, for an overloaded host) lines them up so that
+		 * they reach the blocks within a split's time of each other.
+		 */
+		__atomic_add_fetch(a->line, 1, __ATOMIC_SEQ_CST);
+		for (unsigned long spin = 1;
+		     __atomic_load_n(a->line, __ATOMIC_SEQ_CST) < (round + 1) * NTHREADS; spin++)
+			if (!(spin % 100000))
+				sched_yield();
+		for (unsigned int k = 0; k < 2 * SB_PER; k++) {
+			struct iommu_iotlb_gather g;
+
+			ik_iommu_iotlb_gather_init(&g);
+			if (ops->unmap_pages(ops, sb_page(a->id, k / 2, k & 1), SZ_4K, 1, &g) !=
+			    (long)SZ_4K)
+				a->errors++;
+			iommu_put_pages_list(a->f->mem, &g);
+		}
+		pthread_barrier_wait(a->done);
+	}
+	return NULL;
+}
+
+static bool sb_removed(uint64_t va)
+{
+	for (unsigned int id = 0; id < NTHREADS; id++)
+		for (unsigned int k = 0; k < SB_PER; k++)
+			if (sb_page(id, k, false) == va || sb_page(id, k, true) == va)
+				return true;
+	return false;
+}
+
+static void test_threads_split_shared_blocks(void **state)
+{
+	struct fx *f = fx_new(0);
+	pthread_barrier_t start, done;
+	struct sb_arg args[NTHREADS];
+	unsigned int line = 0;
+	pthread_t th[NTHREADS];
+	(void)state;
+
+	assert_int_equal(pthread_barrier_init(&start, NULL, NTHREADS + 1), 0);
+	assert_int_equal(pthread_barrier_init(&done, NULL, NTHREADS + 1), 0);
+	for (unsigned int i = 0; i < NTHREADS; i++) {
+		args[i] = (struct sb_arg){ .f = f, .start = &start, .done = &done, .line = &line,
+					   .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, sb_main, &args[i]), 0);
+	}
+	for (unsigned int round = 0; round < SB_ROUNDS; round++) {
+		const uint64_t pa2m = 0x900000000ULL + round * SZ_2M, pa1g = 0x1000000000ULL;
+
+		map_ok(f, SB_2M, pa2m, SZ_2M, 1);
+		map_ok(f, SB_1G, pa1g, SZ_1G, 1);
+		pthread_barrier_wait(&start);
+		pthread_barrier_wait(&done);
+		/* Exactly the threads' pages are gone; the rest translates as before. */
+		for (unsigned int i = 0; i < 512; i++) {
+			uint64_t va = SB_2M + i * SZ_4K;
+			assert_int_equal(f->ops->iova_to_phys(f->ops, va + 4),
+					 sb_removed(va) ? 0 : pa2m + i * SZ_4K + 4);
+		}
+		for (unsigned int id = 0; id < NTHREADS; id++)
+			for (unsigned int k = 0; k < SB_PER; k++) {
+				uint64_t va = sb_page(id, k, true);
+				assert_int_equal(f->ops->iova_to_phys(f->ops, va), 0);
+				if (!sb_removed(va + SZ_4K) && va + SZ_4K < SB_1G + SZ_1G)
+					assert_int_equal(f->ops->iova_to_phys(f->ops, va + SZ_4K),
+							 pa1g + (va + SZ_4K - SB_1G));
+			}
+		count_tables(f);
+		/* Tear down what is left: pages one by one, whole 2 MiB blocks at once. */
+		for (unsigned int i = 0; i < 512; i++)
+			if (!sb_removed(SB_2M + i * SZ_4K))
+				assert_int_equal(unmap_sync(f, SB_2M + i * SZ_4K, SZ_4K, 1), SZ_4K);
+		for (uint64_t va = SB_1G; va < SB_1G + SZ_1G; va += SZ_2M) {
+			if ((entry_at(f, va, 2) & 3) == D_BLOCK) {
+				assert_int_equal(unmap_sync(f, va, SZ_2M, 1), SZ_2M);
+				continue;
+			}
+			for (uint64_t pg = va; pg < va + SZ_2M; pg += SZ_4K)
+				if (!sb_removed(pg))
+					assert_int_equal(unmap_sync(f, pg, SZ_4K, 1), SZ_4K);
+		}
+		assert_int_equal(count_tables(f), 1);
+	}
+	for (unsigned int i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].errors, 0);
+	}
+	pthread_barrier_destroy(&start);
+	pthread_barrier_destroy(&done);
+	fx_free(f);
+}
+
+/* --- the per-thread walk cache --- */
+
+/* Something done by another thread, so that this thread's cache stays as it was. */
+struct other_job {
+	struct fx *f;
+	void (*fn)(struct other_job *j);
+};
+
+static void *other_main(void *p)
+{
+	struct other_job *j = p;
+	j->fn(j);
+	return NULL;
+}
+
+static void in_other_thread(struct fx *f, void (*fn)(struct other_job *j))
+{
+	struct other_job j = { f, fn };
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, other_main, &j), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/*
+ * A page at 0x40201000 (L3 index 1 of the table for 2 MiB at 0x40200000)
+ * and one at 0x40401000 that keeps the L2 table alive. Unmapping the first
+ * frees its L3 table T; mapping 0x40601000 (L3 index 1 again, under the
+ * same L2 table) needs one table, and the allocator hands back T's page
+ * (freed pages are reused first). A stale cache entry "0x40200000 -> T"
+ * would now translate 0x40201000 through 0x40601000's page.
+ */
+#define WC_A 0x40201000ULL
+#define WC_B 0x40601000ULL
+#define WC_C 0x40401000ULL
+
+static phys_addr_t wc_table;
+
+static void wc_retire_and_reuse(struct other_job *j)
+{
+	wc_table = table_at(j->f, WC_A, 3);
+	assert_int_equal(unmap_sync(j->f, WC_A, SZ_4K, 1), SZ_4K);
+	map_ok(j->f, WC_B, 0x990000000ULL, SZ_4K, 1);
+	assert_int_equal(table_at(j->f, WC_B, 3), wc_table);
+}
+
+static void test_walk_cache_goes_stale(void **state)
+{
+	struct fx *f = fx_new(0);
+	struct iommu_iotlb_gather g;
+	size_t m;
+	(void)state;
+
+	map_ok(f, WC_C, 0x880401000ULL, SZ_4K, 1);
+	map_ok(f, WC_A, 0x880201000ULL, SZ_4K, 1);
+	/* This thread now has WC_A's table cached. */
+	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A), 0x880201000ULL);
+	in_other_thread(f, wc_retire_and_reuse);
+	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A + 8), 0);
+	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_B + 8), 0x990000008ULL);
+	/* Nor does a one-page unmap or map go through the stale entry. */
+	ik_iommu_iotlb_gather_init(&g);
+	assert_int_equal(unmap(f, WC_A, SZ_4K, 1, &g), -ENOENT);
+	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_B), 0x990000000ULL);
+	assert_int_equal(map(f, WC_A, 0x880201000ULL, SZ_4K, 1, &m), 0);
+	assert_int_not_equal(table_at(f, WC_A, 3), wc_table);
+	assert_int_equal(entry(f, wc_table, 1), 0x990000000ULL | 0xe43);
+	assert_int_equal(unmap_sync(f, WC_A, SZ_4K, 1), SZ_4K);
+	assert_int_equal(unmap_sync(f, WC_B, SZ_4K, 1), SZ_4K);
+	assert_int_equal(unmap_sync(f, WC_C, SZ_4K, 1), SZ_4K);
+	assert_int_equal(count_tables(f), 1);
+
+	/* A new instance never hits an entry of a freed one. */
+	map_ok(f, WC_A, 0x880201000ULL, SZ_4K, 1);
+	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A), 0x880201000ULL);
+	free_io_pgtable_ops(f->ops);
+	f->ops = alloc_io_pgtable_ops(ARM_64_LPAE_S1, &f->cfg, &f->tlb);
+	assert_non_null(f->ops);
+	map_ok(f, WC_B, 0x990000000ULL, SZ_4K, 1);
+	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A), 0);
+	assert_int_equal(unmap(f, WC_A, SZ_4K, 1, &g), -ENOENT);
+	assert_int_equal(unmap_sync(f, WC_B, SZ_4K, 1), SZ_4K);
+	fx_free(f);
+}
+
+/*
+ * Without counting nothing is retired by unmaps, but a block mapped over
+ * an empty table frees it: a cache entry for that table goes stale too.
+ */
+static void wc_block_over_table(struct other_job *j)
+{
+	wc_table = table_at(j->f, WC_A, 3);
+	assert_int_equal(unmap_sync(j->f, WC_A, SZ_4K, 1), SZ_4K);
+	map_ok(j->f, 0x40200000ULL, 0x9c0200000ULL, SZ_2M, 1); /* frees the table */
+	map_ok(j->f, WC_B, 0x990000000ULL, SZ_4K, 1);
+	assert_int_equal(table_at(j->f, WC_B, 3), wc_table);
+}
+
+static void test_walk_cache_keep_tables(void **state)
+{
+	struct fx *f = fx_new(IO_PGTABLE_QUIRK_KEEP_TABLES);
+	(void)state;
+
+	map_ok(f, WC_C, 0x880401000ULL, SZ_4K, 1);
+	map_ok(f, WC_A, 0x880201000ULL, SZ_4K, 1);
+	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A), 0x880201000ULL);
+	in_other_thread(f, wc_block_over_table);
+	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A + 8), 0x9c0201008ULL);
+	assert_int_equal(unmap_sync(f, WC_A, SZ_4K, 1), SZ_4K); /* splits the block */
+	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A), 0);
+	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_B), 0x990000000ULL);
+	fx_free(f);
 }
 
 int main(void)
@@ -1711,6 +1967,9 @@ int main(void)
 		cmocka_unit_test(test_random_against_reference),
 		cmocka_unit_test(test_random_keep_tables),
 		cmocka_unit_test(test_threads_share_tables),
+		cmocka_unit_test(test_threads_split_shared_blocks),
+		cmocka_unit_test(test_walk_cache_goes_stale),
+		cmocka_unit_test(test_walk_cache_keep_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
