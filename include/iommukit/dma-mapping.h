@@ -92,6 +92,7 @@ struct ik_dma_debug_stats {
 	uint64_t bad_sync;        /* sync outside a mapping or in the wrong direction */
 	uint64_t use_after_unmap; /* CPU access to a buffer after its unmap */
 	uint64_t live_mappings;   /* currently tracked */
+	uint64_t cpu_device_owned; /* CPU access to a buffer a device owns (mapped, not synced back) */
 };
 IK_API void ik_dma_debug_set_enabled(bool on);
 IK_API bool ik_dma_debug_enabled(void);

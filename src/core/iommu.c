@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ik/compiler.h"
+#include "ik/dma.h"
 #include "ik/iommu-driver.h"
 #include "ik/log.h"
 #include "ik/machine.h"
@@ -347,8 +348,11 @@ static int group_detach(struct iommu_domain *domain, struct iommu_group *group)
 
 	if (group->domain != domain)
 		return -EINVAL;
-	list_for_each_entry(dev, &group->devices, group_node)
+	list_for_each_entry(dev, &group->devices, group_node) {
+		if (domain->type & __IOMMU_DOMAIN_DMA_API)
+			ik_dma_domain_detach_dev(domain, dev); /* dma-debug: mappings left behind */
 		domain->ops->detach_dev(domain, dev);
+	}
 	group->domain = NULL;
 	__atomic_fetch_sub(&domain->attach_count, 1, __ATOMIC_RELAXED);
 	return 0;
