@@ -4,25 +4,27 @@
  * AArch64 (VMSAv8-64) context banks and the 4 KiB granule, stream matching.
  *
  * Facts from: Arm IHI 0062 "ARM System Memory Management Unit Architecture
- * Specification, SMMU architecture versions 1.0 and 2.0": 2.3 and 9.6.3
- * (SMMU_SMRn/S2CRn: a stream matches an SMR, whose S2CR says translate
- * through a context bank, bypass or fault; sCR0.USFCFG makes unmatched
- * streams fault), 8.1 (the global half of the window is NUMPAGE pages of
- * PAGESIZE, context bank n is page n of the upper half), 9.6.1/9.6.2
- * (sCR0, sIDR0-2: S1TS, SMS, CTTW, NUMSMRG, NUMSIDB, NUMCB, NUMS2CB,
- * PAGESIZE, NUMPAGENDXB, IAS/OAS/UBS and their size encoding, PTFSv8_4K;
- * the first NUMS2CB banks only do stage 2), 10.6 (CBAR type "stage 1 with
- * stage 2 bypass", CBA2R.VA64, SCTLR, TCR/TCR2 with PASIZE and AS, TTBR0
- * with the ASID in bits 63:48, MAIR0/1, FSR/FAR/FSYNR0, CBFRSYNRA), 10.6.x
- * "TLB maintenance operations" (TLBIVA/TLBIVAL: VA[55:12] and ASID;
- * the L forms act on leaf entries only, so they keep walk-cache entries;
- * TLBIASID; completion through TLBSYNC/TLBSTATUS.SACTIVE and, for the
- * global operations, sTLBGSYNC/sTLBGSTATUS.GSACTIVE). The bring-up order
- * (clear faults, reset every SMR/S2CR and bank, invalidate, then sCR0) and
- * the bank programming order (CBA2R, CBAR, TCR2, TCR, TTBRs, MAIRs, SCTLR
- * last) were confirmed against Linux's drivers/iommu/arm/arm-smmu/
- * arm-smmu.c (arm_smmu_device_reset, arm_smmu_write_context_bank). The
- * register map is src/include/ik/arm-smmu-regs.h.
+ * Specification, SMMU architecture versions 1.0 and 2.0", by register
+ * name: 8.1 "SMMU address map" (the global half of the window is NUMPAGE
+ * pages of PAGESIZE, context bank n is page n of the upper half); chapter
+ * 9, the global address space: SMMU_sCR0 (CLIENTPD, USFCFG: unmatched
+ * streams fault, GFRE/GFIE/GCFGFRE/GCFGFIE), SMMU_sIDR0-2 (S1TS, SMS,
+ * CTTW, NUMSMRG, NUMSIDB, NUMCB, NUMS2CB - the first NUMS2CB banks only do
+ * stage 2 -, PAGESIZE, NUMPAGENDXB, IAS/OAS/UBS and their size encoding,
+ * PTFSv8_4kB), SMMU_SMRn/S2CRn (a stream matches an SMR, whose S2CR says
+ * translate through a bank, bypass or fault), SMMU_CBARn (type "stage 1
+ * with stage 2 bypass", VMID), SMMU_CBA2Rn.VA64, SMMU_CBFRSYNRAn,
+ * SMMU_sGFSR/sGFSYNR0-1, TLBIALLNSNH and sTLBGSYNC/sTLBGSTATUS.GSACTIVE;
+ * chapter 10, the context banks: SCTLR, TCR/TCR2 (PASIZE, AS), TTBR0 with
+ * the ASID in bits 63:48, MAIR0/1, FSR/FAR/FSYNR0, and TLB maintenance:
+ * TLBIVA/TLBIVAL take VA[55:12] and the ASID, the L form acting on leaf
+ * (last level) entries only so that walk caches keep their table entries;
+ * TLBIASID, TLBIALL; completion through TLBSYNC/TLBSTATUS.SACTIVE. The
+ * bring-up order (clear faults, reset every SMR/S2CR and bank, invalidate,
+ * then sCR0) and the bank programming order (CBA2R, CBAR, TCR2, TCR, TTBRs,
+ * MAIRs, SCTLR last) were confirmed against Linux's drivers/iommu/arm/
+ * arm-smmu/arm-smmu.c (arm_smmu_device_reset, arm_smmu_write_context_bank).
+ * The register map is src/include/ik/arm-smmu-regs.h.
  *
  * Shape: one context bank and one ASID per (domain, SMMU instance), taken
  * at the domain's first attach to a device behind that instance and kept
@@ -250,6 +252,17 @@ static void ctx_flush_all_locked(struct arm_smmu_ctx *ctx)
 }
 
 /*
+ * Drop everything bank @ctx->cbndx's VMID holds, global (nG clear) entries
+ * too, which no ASID invalidation reaches: for a bank changing hands.
+ * Under smmu->lock.
+ */
+static void ctx_flush_bank_locked(struct arm_smmu_ctx *ctx)
+{
+	cb_write(ctx->smmu, ctx->cbndx, SMMU_CB_TLBIALL, 0);
+	cb_tlb_sync_locked(ctx->smmu, ctx->cbndx);
+}
+
+/*
  * Invalidate the pages of @pgsize that hold [@start, @end] (inclusive) in
  * @ctx's ASID: leaf entries only when @leaf, else walk-cache entries for
  * those addresses too. Under smmu->lock.
@@ -362,9 +375,13 @@ static void ctx_program_locked(struct arm_smmu_ctx *ctx)
 		tcr2 |= SMMU_TCR2_AS;
 	cb_write(smmu, idx, SMMU_CB_SCTLR, 0);
 	gr1_write(smmu, SMMU_GR1_CBA2R(idx), SMMU_CBA2R_VA64);
-	/* One interrupt line for everything: every bank uses index 0. */
+	/*
+	 * One interrupt line for everything: every bank uses index 0. A VMID
+	 * per bank keeps one bank's TLBIALL from reaching the others.
+	 */
 	gr1_write(smmu, SMMU_GR1_CBAR(idx),
-		  SMMU_CBAR_TYPE_S1_TRANS_S2_BYPASS << SMMU_CBAR_TYPE_SHIFT);
+		  (SMMU_CBAR_TYPE_S1_TRANS_S2_BYPASS << SMMU_CBAR_TYPE_SHIFT) |
+		  (idx & SMMU_CBAR_VMID_MASK));
 	cb_write(smmu, idx, SMMU_CB_TCR2, tcr2);
 	cb_write(smmu, idx, SMMU_CB_TCR, (uint32_t)sdom->tcr);
 	cb_writeq(smmu, idx, SMMU_CB_TTBR0, (sdom->ttbr & SMMU_TTBR_ADDR_MASK) |
@@ -373,8 +390,8 @@ static void ctx_program_locked(struct arm_smmu_ctx *ctx)
 	cb_write(smmu, idx, SMMU_CB_MAIR0, (uint32_t)sdom->mair);
 	cb_write(smmu, idx, SMMU_CB_MAIR1, (uint32_t)(sdom->mair >> 32));
 	cb_write(smmu, idx, SMMU_CB_FSR, SMMU_FSR_FAULT);
-	/* Nothing of an earlier owner of this ASID may survive. */
-	ctx_flush_all_locked(ctx);
+	/* Nothing of an earlier owner of this bank or ASID may survive. */
+	ctx_flush_bank_locked(ctx);
 	cb_write(smmu, idx, SMMU_CB_SCTLR, SMMU_SCTLR_M | SMMU_SCTLR_TRE | SMMU_SCTLR_AFE |
 					   SMMU_SCTLR_CFRE | SMMU_SCTLR_CFIE);
 }
@@ -427,7 +444,7 @@ static void ctx_destroy_locked(struct arm_smmu_ctx *ctx)
 	struct arm_smmu_device *smmu = ctx->smmu;
 
 	cb_write(smmu, ctx->cbndx, SMMU_CB_SCTLR, 0);
-	ctx_flush_all_locked(ctx);
+	ctx_flush_bank_locked(ctx);
 	cb_write(smmu, ctx->cbndx, SMMU_CB_FSR, SMMU_FSR_FAULT);
 	smmu->cbs[ctx->cbndx] = NULL;
 	asid_clear(smmu, ctx->asid);

@@ -995,6 +995,45 @@ static void test_context_banks_run_out_and_come_back(void **state)
 	ik_mem_free_pages(f->mem, pa, 1);
 }
 
+/*
+ * A bank changes hands only empty: what the TLB and the walk cache held for
+ * a freed domain must not translate for the next domain given the bank.
+ */
+static void test_reused_bank_starts_empty(void **state)
+{
+	struct fx *f = *state;
+	phys_addr_t pa = ik_test_alloc(f->m, IK_SZ_2M, IK_SZ_2M);
+	struct iommu_domain *old = iommu_paging_domain_alloc(f->usb);
+	uint8_t b;
+
+	assert_non_null(old);
+	assert_int_equal(iommu_attach_device(old, f->usb), 0);
+	unsigned int bank = bank_of(f, 0x400);
+	assert_int_equal(iommu_map(old, 0x200000, pa, IK_SZ_2M, RW, GFP_KERNEL), 0);
+	assert_int_equal(iommu_map(old, 0x400000, pa, IK_SZ_4K, RW, GFP_KERNEL), 0);
+	assert_int_equal(ik_dma_read(f->usb, 0x200000, &b, 1), 0); /* a block in the TLB */
+	assert_int_equal(ik_dma_read(f->usb, 0x400000, &b, 1), 0); /* tables in the walk cache */
+	iommu_detach_device(old, f->usb);
+	/* Freed with its mappings in place: the domain's tables go with it. */
+	iommu_domain_free(old);
+
+	struct iommu_domain *d = iommu_paging_domain_alloc(f->usb);
+	assert_non_null(d);
+	assert_int_equal(iommu_attach_device(d, f->usb), 0);
+	assert_int_equal(bank_of(f, 0x400), bank);
+	ik_machine_iommu_reset_stats(f->m, "smmu");
+	struct ik_log_capture cap;
+	ik_test_log_capture_start(&cap);
+	check_write_faults(f, f->usb, 0x200040, pa + 0x40, 0);
+	check_write_faults(f, f->usb, 0x400000, pa, 0);
+	ik_test_log_capture_stop();
+	assert_int_equal(cap.count, 2); /* two unhandled translation faults */
+	assert_int_equal(stale(f), 0);
+	iommu_detach_device(d, f->usb);
+	iommu_domain_free(d);
+	ik_mem_free_pages(f->mem, pa, IK_SZ_2M >> 12);
+}
+
 /* Tables exist from allocation: mapping before the first attach is fine. */
 static void test_map_before_attach(void **state)
 {
@@ -1137,6 +1176,7 @@ int main(void)
 		cmocka_unit_test(test_one_domain_on_two_smmus),
 		cmocka_unit_test_setup_teardown(test_context_banks_run_out_and_come_back, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_reused_bank_starts_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_before_attach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_dma_faults_and_unmaps, setup,
 						teardown),
