@@ -1213,6 +1213,75 @@ static void test_keep_tables_quirk(void **state)
 	fx_free(f); /* frees the kept tables */
 }
 
+/*
+ * An emptied table stays attached when the unmap that emptied it meets a
+ * reference a walker holds for a moment; the test takes such a reference
+ * by hand. Whoever drops the last reference while walking retires it (here
+ * a map that fails for lack of memory: nothing was gathered, so the walk
+ * caches are flushed and the table freed at once), and a block mapped over
+ * such tables retires them too, the lower ones first.
+ */
+static void test_leftover_empty_tables(void **state)
+{
+	struct fx *f = fx_new_cfg(0, 48, 48, 16 * SZ_4K);
+	const phys_addr_t root = f->cfg.arm_lpae_s1_cfg.ttbr;
+	phys_addr_t spare[16];
+	size_t nspare = 0, m;
+	(void)state;
+
+	/* An empty level-2 table left attached under its level-1 table. */
+	map_ok(f, 0x40000000ULL, 0x9c0000000ULL, SZ_2M, 1);
+	phys_addr_t l1 = table_at(f, 0x40000000ULL, 1), l2 = table_at(f, 0x40000000ULL, 2);
+	struct ik_page *pg2 = ik_mem_page(f->mem, l2);
+	assert_true(pt_table_get(pg2, 1));
+	assert_int_equal(unmap_sync(f, 0x40000000ULL, SZ_2M, 1), SZ_2M);
+	assert_int_equal(entry(f, l1, 1), l2 | D_TABLE);
+	pt_table_put(pg2, 1);
+	assert_int_equal(table_users(f, l2), 0);
+	assert_int_equal(table_users(f, l1), 1);
+
+	/* A map walking through it fails for want of a level-3 table and retires it. */
+	while (ik_mem_alloc_pages(f->mem, 1, SZ_4K, &spare[nspare]) == 0)
+		nspare++;
+	stub_reset(&f->tlb);
+	assert_int_equal(map(f, 0x40203000ULL, RAM_BASE, SZ_4K, 1, &m), -ENOMEM);
+	assert_int_equal(f->tlb.nwalks, 2);
+	assert_int_equal(f->tlb.walks[0].iova, 0x40000000ULL); /* the level-2 table's 1 GiB */
+	assert_int_equal(f->tlb.walks[0].size, SZ_1G);
+	assert_int_equal(f->tlb.walks[1].iova, 0);             /* then the level-1 table's */
+	assert_int_equal(f->tlb.walks[1].size, 512 * SZ_1G);
+	assert_int_equal(entry(f, root, 0), 0);
+	assert_int_equal(ik_mem_free_count(f->mem), 2); /* both pages back */
+	while (nspare)
+		ik_mem_free_pages(f->mem, spare[--nspare], 1);
+	assert_int_equal(count_tables(f), 1);
+
+	/* An empty level-3 table left under a level-2 table: a 1 GiB block goes over both. */
+	map_ok(f, 0x40003000ULL, 0x880003000ULL, SZ_4K, 1);
+	phys_addr_t l3 = table_at(f, 0x40003000ULL, 3);
+	l2 = table_at(f, 0x40003000ULL, 2);
+	struct ik_page *pg3 = ik_mem_page(f->mem, l3);
+	assert_true(pt_table_get(pg3, 1));
+	assert_int_equal(unmap_sync(f, 0x40003000ULL, SZ_4K, 1), SZ_4K);
+	pt_table_put(pg3, 1);
+	assert_int_equal(table_users(f, l3), 0);
+	assert_int_equal(table_users(f, l2), 1);
+	size_t free_before = ik_mem_free_count(f->mem);
+	stub_reset(&f->tlb);
+	map_ok(f, 0x40000000ULL, 0x9c0000000ULL, SZ_1G, 1);
+	assert_int_equal(f->tlb.nwalks, 2);
+	assert_int_equal(f->tlb.walks[0].iova, 0x40000000ULL);
+	assert_int_equal(f->tlb.walks[0].size, SZ_2M);
+	assert_int_equal(f->tlb.walks[1].iova, 0x40000000ULL);
+	assert_int_equal(f->tlb.walks[1].size, SZ_1G);
+	assert_int_equal(ik_mem_free_count(f->mem), free_before + 2);
+	assert_int_equal(entry_at(f, 0x40000000ULL, 1), 0x9c0000e41ULL);
+	assert_int_equal(count_tables(f), 2); /* root and level 1, counts exact */
+	assert_int_equal(unmap_sync(f, 0x40000000ULL, SZ_1G, 1), SZ_1G);
+	assert_int_equal(count_tables(f), 1);
+	fx_free(f);
+}
+
 /* --- dump --- */
 
 struct dump_rec {
@@ -1963,6 +2032,7 @@ int main(void)
 		cmocka_unit_test(test_unmap_smaller_leaves),
 		cmocka_unit_test(test_tables_freed_up_the_chain),
 		cmocka_unit_test(test_keep_tables_quirk),
+		cmocka_unit_test(test_leftover_empty_tables),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_random_against_reference),
 		cmocka_unit_test(test_random_keep_tables),
