@@ -229,7 +229,10 @@ static void depot_drain(struct ik_iova_state *st)
 	}
 }
 
-/* Size class (log2 of the size rounded up to a power of two) of 1..64 pfns. */
+/*
+ * Size class (log2 of the size rounded up to a power of two) of 1..64 pfns,
+ * and that rounded size minus one: table lookups keep the hot paths short.
+ */
 #define CLS2(c) c, c
 #define CLS4(c) CLS2(c), CLS2(c)
 #define CLS8(c) CLS4(c), CLS4(c)
@@ -237,6 +240,9 @@ static void depot_drain(struct ik_iova_state *st)
 #define CLS32(c) CLS16(c), CLS16(c)
 static const unsigned char size_class[IK_IOVA_RCACHE_MAX_PFNS + 1] = {
 	0, 0, 1, CLS2(2), CLS4(3), CLS8(4), CLS16(5), CLS32(6),
+};
+static const unsigned char class_last[IK_IOVA_RCACHE_MAX_PFNS + 1] = {
+	0, 0, 1, CLS2(3), CLS4(7), CLS8(15), CLS16(31), CLS32(63),
 };
 _Static_assert(IOVA_MAX_CLASS == 6, "size_class[] covers 1..64 pfns");
 
@@ -439,7 +445,7 @@ unsigned long ik_alloc_iova_fast(struct iova_domain *iovad, unsigned long size,
 				unsigned long pfn = e->pfn;
 
 				/* pfn >= start_pfn, so a limit below it never passes. */
-				if (likely(pfn + ((1UL << c) - 1) <= limit_pfn)) {
+				if (likely(pfn + class_last[size] <= limit_pfn)) {
 					m->n--;
 					__atomic_store_n(&e->node->state, IOVA_ALLOCATED | IOVA_FAST,
 							 __ATOMIC_RELAXED);
@@ -511,11 +517,14 @@ static int __attribute__((noinline)) tc_free_slow(struct iova_tcache *tc, unsign
 	return 0;
 }
 
-/* The whole check of a node found in the radix: an allocated range of this class at pfn. */
+/*
+ * The whole check of a node found in the radix: an allocated range of
+ * @last + 1 pfns starting at @pfn.
+ */
 static inline bool node_is_fast_alloc(const struct iova_node *node, unsigned long pfn,
-				      unsigned int c)
+				      unsigned long last)
 {
-	return node && node->iova.pfn_lo == pfn && node->iova.pfn_hi - pfn == (1UL << c) - 1 &&
+	return node && node->iova.pfn_lo == pfn && node->iova.pfn_hi - pfn == last &&
 	       __atomic_load_n(&node->state, __ATOMIC_RELAXED) == (IOVA_ALLOCATED | IOVA_FAST);
 }
 
@@ -537,7 +546,7 @@ static int __attribute__((noinline)) free_fast_slow(struct iova_domain *iovad, u
 				tc_wait_drain();
 			node = tc_lookup_slow(tc, pfn);
 			/* Anything but an allocated range of this class at pfn: the tree decides. */
-			if (!node_is_fast_alloc(node, pfn, c)) {
+			if (!node_is_fast_alloc(node, pfn, class_last[size])) {
 				tc_exit(tc);
 				return iova_tree_free_exact(iovad->ik_priv, pfn, size);
 			}
@@ -574,7 +583,7 @@ int ik_free_iova_fast(struct iova_domain *iovad, unsigned long pfn, unsigned lon
 			struct iova_node *node = iova_radix_leaf_get(tc->leaf, pfn);
 			struct iova_mag *m = tc->cls[c].loaded;
 
-			if (likely(node_is_fast_alloc(node, pfn, c) && m->n < IOVA_MAG_SIZE)) {
+			if (likely(node_is_fast_alloc(node, pfn, class_last[size]) && m->n < IOVA_MAG_SIZE)) {
 				__atomic_store_n(&node->state, IOVA_CACHED | IOVA_FAST,
 						 __ATOMIC_RELAXED);
 				m->e[m->n].pfn = pfn;
