@@ -154,6 +154,12 @@ static void __attribute__((noinline, cold)) tc_wait_drain(void)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+/* A fast range changes hands: IOVA_ALLOCATED <-> IOVA_CACHED, still indexed. */
+static inline void mark(struct iova_node *n, unsigned int state)
+{
+	__atomic_store_n(&n->state, (unsigned char)(state | IOVA_FAST), __ATOMIC_RELAXED);
+}
+
 /* --- magazines and the depot --- */
 
 static struct iova_mag *mag_new(void)
@@ -376,7 +382,7 @@ static unsigned long __attribute__((noinline)) tc_alloc_slow(struct iova_tcache 
 
 		if (e.pfn + last <= limit) {
 			m->e[i] = m->e[--m->n];
-			__atomic_store_n(&e.node->state, IOVA_ALLOCATED | IOVA_FAST, __ATOMIC_RELAXED);
+			mark(e.node, IOVA_ALLOCATED);
 			return e.pfn;
 		}
 	}
@@ -447,8 +453,7 @@ unsigned long ik_alloc_iova_fast(struct iova_domain *iovad, unsigned long size,
 				/* pfn >= start_pfn, so a limit below it never passes. */
 				if (likely(pfn + class_last[size] <= limit_pfn)) {
 					m->n--;
-					__atomic_store_n(&e->node->state, IOVA_ALLOCATED | IOVA_FAST,
-							 __ATOMIC_RELAXED);
+					mark(e->node, IOVA_ALLOCATED);
 					tc_exit(tc);
 					return pfn;
 				}
@@ -504,7 +509,7 @@ static int __attribute__((noinline)) tc_free_slow(struct iova_tcache *tc, unsign
 		cc->loaded = m;
 	}
 	m = cc->loaded;
-	__atomic_store_n(&node->state, IOVA_CACHED | IOVA_FAST, __ATOMIC_RELAXED);
+	mark(node, IOVA_CACHED);
 	m->e[m->n].pfn = pfn;
 	m->e[m->n].node = node;
 	m->n++;
@@ -545,15 +550,14 @@ static int __attribute__((noinline)) free_fast_slow(struct iova_domain *iovad, u
 			while (!tc_enter(tc))
 				tc_wait_drain();
 			node = tc_lookup_slow(tc, pfn);
-			/* Anything but an allocated range of this class at pfn: the tree decides. */
+			/* Not an allocated range of this class at pfn: the tree decides. */
 			if (!node_is_fast_alloc(node, pfn, class_last[size])) {
 				tc_exit(tc);
 				return iova_tree_free_exact(iovad->ik_priv, pfn, size);
 			}
 			m = tc->cls[c].loaded;
 			if (m->n < IOVA_MAG_SIZE) {
-				__atomic_store_n(&node->state, IOVA_CACHED | IOVA_FAST,
-						 __ATOMIC_RELAXED);
+				mark(node, IOVA_CACHED);
 				m->e[m->n].pfn = pfn;
 				m->e[m->n].node = node;
 				m->n++;
@@ -583,9 +587,9 @@ int ik_free_iova_fast(struct iova_domain *iovad, unsigned long pfn, unsigned lon
 			struct iova_node *node = iova_radix_leaf_get(tc->leaf, pfn);
 			struct iova_mag *m = tc->cls[c].loaded;
 
-			if (likely(node_is_fast_alloc(node, pfn, class_last[size]) && m->n < IOVA_MAG_SIZE)) {
-				__atomic_store_n(&node->state, IOVA_CACHED | IOVA_FAST,
-						 __ATOMIC_RELAXED);
+			if (likely(node_is_fast_alloc(node, pfn, class_last[size]) &&
+				   m->n < IOVA_MAG_SIZE)) {
+				mark(node, IOVA_CACHED);
 				m->e[m->n].pfn = pfn;
 				m->e[m->n].node = node;
 				m->n++;

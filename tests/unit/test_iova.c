@@ -83,7 +83,7 @@ static void test_gap_order(void **state)
 	assert_int_equal(iova_gap_order(9, 16), 2);
 	assert_int_equal(iova_gap_order(5, 5), -1);
 	assert_int_equal(iova_gap_order(5, 6), 0);
-	/* [1, 2^64 - 1): 2^63 .. 2^64 - 2 holds no order-63 block; 2^62 .. 2^63 - 1 does (order 62). */
+	/* [1, 2^64 - 1): no order-63 block fits (2^63 .. 2^64 - 2 is one short); 2^62 .. does. */
 	assert_int_equal(iova_gap_order(1, ULONG_MAX), 62);
 }
 
@@ -99,7 +99,8 @@ static unsigned long brute_gap_key(unsigned long lo, unsigned long end)
 	m = (lo + blk - 1) & ~(blk - 1);
 	if (m >= lo && m < end) /* m < lo: the rounding wrapped */
 		tail = end - m;
-	return (unsigned long)(k + 1) << IOVA_KEY_SHIFT | (tail < IOVA_KEY_TAIL ? tail : IOVA_KEY_TAIL);
+	return (unsigned long)(k + 1) << IOVA_KEY_SHIFT |
+	       (tail < IOVA_KEY_TAIL ? tail : IOVA_KEY_TAIL);
 }
 
 /* Brute force: some multiple of @align in [lo, end - size]. */
@@ -654,7 +655,8 @@ static void model_runs(struct model *m)
 {
 	m->run[SPACE] = 0;
 	for (int p = SPACE - 1; p >= 0; p--)
-		m->run[p] = ((unsigned long)p >= m->start && m->owner[p] < 0) ? m->run[p + 1] + 1 : 0;
+		m->run[p] = (unsigned long)p >= m->start && m->owner[p] < 0 ?
+			    m->run[p + 1] + 1 : 0;
 }
 
 /* Highest aligned start of @size free pfns at or below @limit, or -1. */
@@ -843,7 +845,8 @@ static void do_fast_alloc(struct model *m, struct iova_domain *d, uint64_t *rng)
 	if (fit < 0) {
 		/* ENOSPC exactly when no fitting gap exists once caches are drained. */
 		if (p)
-			fail_msg("alloc_iova_fast(%lu, %#lx) = %#lx, model: no fit", size, limit, p);
+			fail_msg("alloc_iova_fast(%lu, %#lx) = %#lx, model: no fit", size, limit,
+				 p);
 		assert_int_equal(errno, ENOSPC);
 		return;
 	}
