@@ -385,25 +385,6 @@ static __attribute__((noinline)) bool lpae_leaf_walk(const struct lpae_pgtable *
 	return (e & PTE_TYPE_MASK) == PTE_TYPE_TABLE && lpae_table_at(lp, e & PTE_ADDR_MASK, t);
 }
 
-/*
- * The level-3 table for @va, from this thread's walk cache or a walk
- * (@seq: lp->retired when the caller began). *hit says which; false if a
- * level above has no table for @va.
- */
-static inline __attribute__((always_inline)) bool
-lpae_leaf_table(const struct lpae_pgtable *lp, uint64_t va, uint64_t seq, struct lpae_table *t,
-		bool *hit)
-{
-	const struct lpae_walk_cache *wc = &lpae_wc;
-
-	*hit = wc->owner == lp->id && wc->va_2m == va >> 21 && wc->seq == seq;
-	if (likely(*hit)) {
-		*t = wc->t;
-		return true;
-	}
-	return lpae_leaf_walk(lp, va, seq, t);
-}
-
 /* Remember @t, found by a walk that began at count @seq and was still current after. */
 static inline void lpae_wc_fill(const struct lpae_pgtable *lp, uint64_t va, uint64_t seq,
 				const struct lpae_table *t)
@@ -1327,10 +1308,10 @@ static __attribute__((noinline)) phys_addr_t lpae_iova_to_phys_slow(const struct
 		const uint64_t seq = lpae_seq_begin(lp);
 		unsigned int lvl = LPAE_LEAF_LEVEL;
 		struct lpae_table t;
-		bool hit, leaf_table;
+		bool leaf_table;
 		uint64_t e;
 
-		leaf_table = lpae_leaf_table(lp, iova, seq, &t, &hit);
+		leaf_table = lpae_leaf_walk(lp, iova, seq, &t);
 		if (likely(leaf_table)) {
 			e = ik_read_le64(&t.pte[lvl_idx(iova, LPAE_LEAF_LEVEL)]);
 			if ((e & PTE_TYPE_MASK) != PTE_TYPE_PAGE)
@@ -1341,7 +1322,7 @@ static __attribute__((noinline)) phys_addr_t lpae_iova_to_phys_slow(const struct
 		if (likely(lpae_seq_same(lp, seq))) {
 			const uint64_t mask = (1ULL << lvl_shift(lvl)) - 1;
 
-			if (leaf_table && !hit)
+			if (leaf_table)
 				lpae_wc_fill(lp, iova, seq, &t);
 			return e ? (e & PTE_ADDR_MASK & ~mask) | (iova & mask) : 0;
 		}
