@@ -25,6 +25,7 @@ extern "C" {
 #endif
 
 struct device;
+struct iommu_domain;
 
 enum dma_data_direction {
 	DMA_BIDIRECTIONAL = 0,
@@ -46,6 +47,16 @@ IK_API int ik_dma_set_mask_and_coherent(struct device *dev, uint64_t mask);
 IK_API uint64_t ik_dma_get_mask(struct device *dev);
 IK_API int ik_dma_set_max_seg_size(struct device *dev, unsigned int size);
 IK_API int ik_dma_set_seg_boundary(struct device *dev, unsigned long mask);
+
+/*
+ * iommukit extension: the device-address window of an IOMMU_DOMAIN_DMA or
+ * _DMA_FQ domain, as Linux's arm_iommu_create_mapping(bus, base, size):
+ * the domain's IOVAs and its aperture become [base, base + size). Call it
+ * before the DMA API first uses the domain. 0, -EINVAL (not a DMA domain,
+ * misaligned, empty), -ERANGE (outside the aperture), -EBUSY (in use).
+ */
+IK_API int ik_iommu_dma_set_window(struct iommu_domain *domain, dma_addr_t base,
+				   uint64_t size);
 
 /* --- streaming mappings --- */
 IK_API dma_addr_t ik_dma_map_page_attrs(struct device *dev, phys_addr_t page, size_t offset,
