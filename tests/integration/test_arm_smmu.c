@@ -1088,9 +1088,13 @@ static int map_on_fault(struct iommu_domain *domain, struct device *dev, dma_add
  * unmapped and invalidated) and the handler maps it; the retry lands; then
  * the whole window goes, tables included. Two devices at once on one
  * domain, their windows in different 512 GiB regions so that they share
- * only the level-0 table. A fault that arrives while the bank still holds
- * the other device's unacknowledged one is only counted (FSR.MULTI) and
- * not reported, so a retry may fault again: retries are bounded, not one.
+ * only the level-0 table, which is never freed. (Were they to share a
+ * lower table, one thread could retire it while the other installs a new
+ * one under the same parent entry; until the first thread's sync the walk
+ * cache would still lead to the retired, empty table: a spurious fault.)
+ * A fault that arrives while the bank still holds the other device's
+ * unacknowledged one is only counted (FSR.MULTI), not reported, so a retry
+ * may fault again: retries are bounded, not one.
  */
 static void *window_worker(void *arg)
 {
