@@ -106,6 +106,12 @@ IK_API int ik_mem_alloc_pages(struct ik_mem *mem, size_t npages, size_t align,
 			      phys_addr_t *pa);
 IK_API void ik_mem_free_pages(struct ik_mem *mem, phys_addr_t pa, size_t npages);
 IK_API size_t ik_mem_free_count(struct ik_mem *mem); /* free pages */
+/*
+ * Fault injection, for testing code that must survive running out of
+ * memory: after @npages more pages have been handed out, allocations fail
+ * with -ENOMEM (0: fail from now on; -1: back to normal).
+ */
+IK_API int ik_mem_fail_after(struct ik_mem *mem, long npages);
 
 /*
  * Contiguous CPU view of scattered physical pages (Linux's vmap): the

@@ -83,6 +83,7 @@ struct ik_mem *ik_sim_mem_create(const struct ik_region_desc *rd, unsigned int n
 	if (!mem)
 		return NULL;
 	mem->ops = &ik_sim_mem_ops;
+	mem->alloc_budget = -1;
 	pthread_mutex_init(&mem->lock, NULL);
 	pthread_rwlock_init(&mem->vmap_lock, NULL);
 	mem->regions = calloc(nr, sizeof(*mem->regions));
@@ -188,6 +189,13 @@ static int sim_alloc_pages(struct ik_mem *mem, size_t npages, size_t align, phys
 		return -EINVAL;
 	size_t align_pages = align >> IK_PAGE_SHIFT;
 	pthread_mutex_lock(&mem->lock);
+	if (mem->alloc_budget >= 0) {
+		if ((size_t)mem->alloc_budget < npages) {
+			pthread_mutex_unlock(&mem->lock);
+			return -ENOMEM;
+		}
+		mem->alloc_budget -= (long)npages;
+	}
 	for (unsigned int ri = 0; ri < mem->nr_regions; ri++) {
 		struct ik_mem_region *r = &mem->regions[ri];
 		size_t idx;
@@ -205,8 +213,20 @@ static int sim_alloc_pages(struct ik_mem *mem, size_t npages, size_t align, phys
 		*pa = r->base + ((phys_addr_t)idx << IK_PAGE_SHIFT);
 		return 0;
 	}
+	if (mem->alloc_budget >= 0)
+		mem->alloc_budget += (long)npages; /* nothing was handed out */
 	pthread_mutex_unlock(&mem->lock);
 	return -ENOMEM;
+}
+
+int ik_mem_fail_after(struct ik_mem *mem, long npages)
+{
+	if (!mem || npages < -1)
+		return -EINVAL;
+	pthread_mutex_lock(&mem->lock);
+	mem->alloc_budget = npages;
+	pthread_mutex_unlock(&mem->lock);
+	return 0;
 }
 
 static void sim_free_pages(struct ik_mem *mem, phys_addr_t pa, size_t npages)

@@ -328,24 +328,6 @@ static void test_partial_unmap_of_blocks(void **state)
 	assert_int_equal(ik_mem_free_count(fx->mem), fx->free_pages_at_start);
 }
 
-/* Take every free page; give them back with hoard_release(). */
-static size_t hoard_all(struct fixture *fx, phys_addr_t **hoard)
-{
-	size_t n = 0, cap = ik_mem_free_count(fx->mem);
-	*hoard = malloc((cap + 1) * sizeof(**hoard));
-	assert_non_null(*hoard);
-	while (n <= cap && ik_mem_alloc_pages(fx->mem, 1, 0x1000, &(*hoard)[n]) == 0)
-		n++;
-	return n;
-}
-
-static void hoard_release(struct fixture *fx, phys_addr_t *hoard, size_t n)
-{
-	while (n)
-		ik_mem_free_pages(fx->mem, hoard[--n], 1);
-	free(hoard);
-}
-
 /*
  * Splitting a block may need a new table. Without memory the unmap fails
  * with ENOMEM and the whole block stays mapped; with memory it succeeds.
@@ -364,23 +346,22 @@ static void test_partial_unmap_enomem_keeps_block(void **state)
 		if (size > (64UL << 20))
 			continue;
 		iova = (iova + size - 1) & ~(dma_addr_t)(size - 1);
-		phys_addr_t pa = ik_test_alloc(fx->m, size, size), *hoard;
+		phys_addr_t pa = ik_test_alloc(fx->m, size, size);
 		dma_addr_t hole = iova + size / 2;
 		assert_int_equal(iommu_map(fx->domain, iova, pa, size, RW, GFP_KERNEL), 0);
-		size_t n = hoard_all(fx, &hoard);
+		assert_int_equal(ik_mem_fail_after(fx->mem, 0), 0); /* no page for a new table */
 		errno = 0;
 		size_t got = iommu_unmap(fx->domain, hole, p);
+		assert_int_equal(ik_mem_fail_after(fx->mem, -1), 0);
 		if (got == 0) {
 			assert_int_equal(errno, ENOMEM);
 			saw_enomem++;
 			for (uint64_t off = 0; off < size; off += p)
 				assert_int_equal(iommu_iova_to_phys(fx->domain, iova + off), pa + off);
 			check_dma_roundtrip(fx, hole, pa + size / 2, p);
-			hoard_release(fx, hoard, n);
 			assert_int_equal(iommu_unmap(fx->domain, hole, p), p);
 		} else {
 			assert_int_equal(got, p); /* this split needed no new table */
-			hoard_release(fx, hoard, n);
 		}
 		assert_int_equal(iommu_iova_to_phys(fx->domain, hole), 0);
 		assert_int_equal(iommu_iova_to_phys(fx->domain, hole + p), pa + size / 2 + p);
@@ -398,22 +379,17 @@ static void test_map_enomem_rolls_back(void **state)
 {
 	struct fixture *fx = *state;
 	size_t p = fx->min_page;
-	size_t cap = ik_mem_free_count(fx->mem);
-	phys_addr_t *hoard = malloc(cap * sizeof(*hoard));
-	size_t n = 0;
 	phys_addr_t buf = ik_test_alloc(fx->m, 2 * p, p);
 	/* Straddle the boundaries of every table level, with misaligned pa. */
 	size_t largest = (size_t)1 << (63 - __builtin_clzl(fx->sizes));
 	dma_addr_t iova = fx->base + 2 * largest - p;
 	bool saw_enomem = false, saw_success = false;
+	size_t free_before = ik_mem_free_count(fx->mem);
 
-	assert_non_null(hoard);
-	while (ik_mem_alloc_pages(fx->mem, 1, 0x1000, &hoard[n]) == 0)
-		n++;
-	for (size_t budget = 0; budget <= 6; budget++) {
-		for (size_t k = 0; k < budget && n; k++)
-			ik_mem_free_pages(fx->mem, hoard[--n], 1);
+	for (long budget = 0; budget <= 6; budget++) {
+		assert_int_equal(ik_mem_fail_after(fx->mem, budget), 0);
 		int ret = iommu_map(fx->domain, iova, buf + p, 2 * p, RW, GFP_KERNEL);
+		assert_int_equal(ik_mem_fail_after(fx->mem, -1), 0);
 		if (ret == 0) {
 			saw_success = true;
 			assert_int_equal(iommu_iova_to_phys(fx->domain, iova + p), buf + 2 * p);
@@ -425,14 +401,10 @@ static void test_map_enomem_rolls_back(void **state)
 			assert_int_equal(iommu_iova_to_phys(fx->domain, iova + p), 0);
 		}
 		/* Whatever happened, every page taken was given back. */
-		while (ik_mem_alloc_pages(fx->mem, 1, 0x1000, &hoard[n]) == 0)
-			n++;
+		assert_int_equal(ik_mem_free_count(fx->mem), free_before);
 	}
 	assert_true(saw_enomem);
 	assert_true(saw_success);
-	while (n)
-		ik_mem_free_pages(fx->mem, hoard[--n], 1);
-	free(hoard);
 	ik_mem_free_pages(fx->mem, buf, 2);
 	assert_int_equal(ik_mem_free_count(fx->mem), fx->free_pages_at_start);
 }

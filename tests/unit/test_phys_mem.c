@@ -208,6 +208,34 @@ static void test_bounds(void **state)
 
 /* --- allocator --- */
 
+/* Fault injection: a budget of pages, then -ENOMEM; failures cost nothing. */
+static void test_fail_after(void **state)
+{
+	(void)state;
+	struct ik_mem *mem = mem_create1(0x80000000, 16ULL << 20);
+	phys_addr_t a, b, c;
+
+	assert_non_null(mem);
+	size_t free0 = ik_mem_free_count(mem);
+	assert_int_equal(ik_mem_fail_after(mem, 3), 0);
+	assert_int_equal(ik_mem_alloc_pages(mem, 2, PG, &a), 0);
+	assert_int_equal(ik_mem_alloc_pages(mem, 2, PG, &b), -ENOMEM); /* 1 left */
+	/* A request that fails for lack of RAM does not use up the budget. */
+	assert_int_equal(ik_mem_alloc_pages(mem, 1, 1ULL << 40, &b), -ENOMEM);
+	assert_int_equal(ik_mem_alloc_pages(mem, 1, PG, &b), 0);
+	assert_int_equal(ik_mem_alloc_pages(mem, 1, PG, &c), -ENOMEM);
+	assert_int_equal(ik_mem_free_count(mem), free0 - 3);
+	assert_int_equal(ik_mem_fail_after(mem, -1), 0);
+	assert_int_equal(ik_mem_alloc_pages(mem, 1, PG, &c), 0);
+	assert_int_equal(ik_mem_fail_after(mem, -2), -EINVAL);
+	assert_int_equal(ik_mem_fail_after(NULL, 0), -EINVAL);
+	ik_mem_free_pages(mem, a, 2);
+	ik_mem_free_pages(mem, b, 1);
+	ik_mem_free_pages(mem, c, 1);
+	assert_int_equal(ik_mem_free_count(mem), free0);
+	ik_mem_destroy(mem);
+}
+
 static void test_alloc_alignment_and_zeroing(void **state)
 {
 	(void)state;
@@ -460,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_create_rejects_bad_regions),
 		cmocka_unit_test(test_sparse_backing),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_fail_after),
 		cmocka_unit_test(test_alloc_alignment_and_zeroing),
 		cmocka_unit_test(test_alloc_exhaustion_and_free),
 		cmocka_unit_test(test_alloc_spills_to_next_region),

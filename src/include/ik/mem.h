@@ -72,6 +72,8 @@ struct ik_mem {
 	struct ik_mem_vmap *vmaps;
 	size_t nr_vmaps;
 	size_t vmap_cap;
+	/* fault injection: pages still allowed before -ENOMEM, -1 unlimited (under lock) */
+	long alloc_budget;
 };
 
 extern const struct ik_mem_ops ik_sim_mem_ops;
