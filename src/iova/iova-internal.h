@@ -282,9 +282,10 @@ int iova_rcache_init(struct ik_iova_state *st);
 void iova_rcache_destroy(struct ik_iova_state *st);
 
 /*
- * Tests: make cache owners issue a full fence instead of relying on
- * membarrier (the fallback for kernels without it). Only while no thread
- * is inside a cache operation. -EOPNOTSUPP to turn it off without membarrier.
+ * Tests: caches made from now on use the seq_cst protocol instead of
+ * relying on membarrier (the fallback for kernels without it). Call it
+ * only while no thread has a cache. -EOPNOTSUPP to turn it off without
+ * membarrier.
  */
 int iova_rcache_set_fence_mode(bool on);
 

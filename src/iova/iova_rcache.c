@@ -26,7 +26,9 @@
  * be 0. After that the owner either finished its operation (and the drainer
  * sees its work) or will see drain_req and wait on the registry lock. Where
  * membarrier is unavailable both sides use seq_cst store and load instead
- * (an xchg on x86 for the owner).
+ * (an xchg on x86 for the owner): every cache then carries DIVERT_FENCED in
+ * drain_req, so the hot paths, which only test drain_req for zero, always
+ * hand over to the out-of-line paths that do this.
  *
  * Lifetime: a thread's caches go back to the depot (full magazines) or the
  * tree when it exits (pthread key destructor). put_iova_domain() frees the
@@ -61,7 +63,8 @@ struct iova_class_cache {
 struct iova_tcache {
 	struct iova_domain *iovad; /* atomic: the domain; TC_DEAD once put */
 	unsigned int busy;         /* atomic: the owner is inside a cache operation */
-	unsigned int drain_req;    /* atomic: a drainer is emptying the magazines */
+	unsigned int drain_req;    /* atomic: DIVERT_* bits; 0 lets the hot paths run */
+	unsigned int fenced;       /* DIVERT_FENCED when made in fence mode, else 0 */
 	struct ik_iova_state *st;
 	unsigned long leaf_key;    /* pfn >> IOVA_RADIX_BITS covered by @leaf */
 	struct iova_rnode *leaf;   /* radix leaf free used last */
@@ -91,6 +94,10 @@ static bool exit_key_ok;
 static bool membarrier_ok;
 static int fence_mode; /* atomic: no membarrier, owners fence themselves */
 
+/* drain_req bits */
+#define DIVERT_DRAIN  1u /* a drainer is emptying the magazines */
+#define DIVERT_FENCED 2u /* this cache runs the seq_cst protocol, out of line */
+
 static void tcache_thread_exit(void *arg);
 
 static void rcache_setup(void)
@@ -111,32 +118,26 @@ static void rcache_setup(void)
 /*
  * Drainer side, after its seq_cst stores of drain_req: with membarrier,
  * every thread runs a full barrier, so an owner's earlier store to busy is
- * visible. In fence mode both sides use seq_cst accesses (Dekker in the
- * C11 model), and nothing more is needed.
+ * visible. Caches in fence mode use seq_cst accesses on both sides (Dekker
+ * in the C11 model) and need nothing more.
  */
 static void drain_barrier(void)
 {
 #ifdef __NR_membarrier
-	if (!__atomic_load_n(&fence_mode, __ATOMIC_RELAXED))
+	if (membarrier_ok)
 		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 #endif
 }
 
-/* Owner side: mark busy, then see whether a drain is under way. */
+/*
+ * Owner side, hot paths: mark busy, then go on only if nothing diverts.
+ * The compiler keeps the order; membarrier in the drainer orders the CPU.
+ */
 static inline bool tc_enter(struct iova_tcache *tc)
 {
-	unsigned int req;
-
-	if (likely(!__atomic_load_n(&fence_mode, __ATOMIC_RELAXED))) {
-		/* The compiler keeps the order; membarrier in the drainer orders the CPU. */
-		__atomic_store_n(&tc->busy, 1, __ATOMIC_RELAXED);
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		req = __atomic_load_n(&tc->drain_req, __ATOMIC_ACQUIRE);
-	} else {
-		__atomic_store_n(&tc->busy, 1, __ATOMIC_SEQ_CST);
-		req = __atomic_load_n(&tc->drain_req, __ATOMIC_SEQ_CST);
-	}
-	if (likely(!req))
+	__atomic_store_n(&tc->busy, 1, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (likely(!__atomic_load_n(&tc->drain_req, __ATOMIC_ACQUIRE)))
 		return true;
 	__atomic_store_n(&tc->busy, 0, __ATOMIC_RELEASE);
 	return false;
@@ -147,11 +148,29 @@ static inline void tc_exit(struct iova_tcache *tc)
 	__atomic_store_n(&tc->busy, 0, __ATOMIC_RELEASE);
 }
 
-/* A drainer holds the registry lock for the whole drain: wait for it. */
-static void __attribute__((noinline, cold)) tc_wait_drain(void)
+/*
+ * Owner side, out of line: enter in this cache's mode, waiting out any
+ * drain (a drainer holds the registry lock for the whole drain).
+ */
+static void tc_enter_slow(struct iova_tcache *tc)
 {
-	pthread_mutex_lock(&registry_lock);
-	pthread_mutex_unlock(&registry_lock);
+	for (;;) {
+		unsigned int req;
+
+		if (tc->fenced) {
+			__atomic_store_n(&tc->busy, 1, __ATOMIC_SEQ_CST);
+			req = __atomic_load_n(&tc->drain_req, __ATOMIC_SEQ_CST);
+		} else {
+			__atomic_store_n(&tc->busy, 1, __ATOMIC_RELAXED);
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+			req = __atomic_load_n(&tc->drain_req, __ATOMIC_ACQUIRE);
+		}
+		if (!(req & DIVERT_DRAIN))
+			return;
+		__atomic_store_n(&tc->busy, 0, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&registry_lock);
+		pthread_mutex_unlock(&registry_lock);
+	}
 }
 
 /* A fast range changes hands: IOVA_ALLOCATED <-> IOVA_CACHED, still indexed. */
@@ -296,6 +315,8 @@ static struct iova_tcache *__attribute__((noinline)) tcache_get(struct iova_doma
 		return NULL;
 	tc->st = st;
 	tc->leaf_key = ULONG_MAX; /* no pfn >> IOVA_RADIX_BITS is this */
+	if (__atomic_load_n(&fence_mode, __ATOMIC_RELAXED))
+		tc->fenced = tc->drain_req = DIVERT_FENCED;
 	/* Every class gets its two magazines now, so the hot paths need not check. */
 	for (unsigned int c = 0; c < IOVA_NR_CLASSES; c++) {
 		tc->cls[c].loaded = mag_new();
@@ -410,8 +431,7 @@ static unsigned long __attribute__((noinline)) alloc_fast_slow(struct iova_domai
 		if (tc) {
 			unsigned long pfn;
 
-			while (!tc_enter(tc))
-				tc_wait_drain();
+			tc_enter_slow(tc);
 			pfn = tc_alloc_slow(tc, c, limit_pfn);
 			tc_exit(tc);
 			if (pfn)
@@ -547,8 +567,7 @@ static int __attribute__((noinline)) free_fast_slow(struct iova_domain *iovad, u
 			struct iova_node *node;
 			struct iova_mag *m;
 
-			while (!tc_enter(tc))
-				tc_wait_drain();
+			tc_enter_slow(tc);
 			node = tc_lookup_slow(tc, pfn);
 			/* Not an allocated range of this class at pfn: the tree decides. */
 			if (!node_is_fast_alloc(node, pfn, class_last[size])) {
@@ -630,14 +649,15 @@ void iova_rcache_flush(struct ik_iova_state *st)
 	pthread_mutex_lock(&registry_lock);
 	if (st->tcaches) {
 		for (tc = st->tcaches; tc; tc = tc->dom_next)
-			__atomic_store_n(&tc->drain_req, 1, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&tc->drain_req, tc->fenced | DIVERT_DRAIN,
+					 __ATOMIC_SEQ_CST);
 		drain_barrier();
 		for (tc = st->tcaches; tc; tc = tc->dom_next) {
 			/* An operation under way finishes without any lock we hold. */
 			while (__atomic_load_n(&tc->busy, __ATOMIC_SEQ_CST))
 				sched_yield();
 			tc_drain_to_tree(tc);
-			__atomic_store_n(&tc->drain_req, 0, __ATOMIC_RELEASE);
+			__atomic_store_n(&tc->drain_req, tc->fenced, __ATOMIC_RELEASE);
 		}
 	}
 	depot_drain(st);

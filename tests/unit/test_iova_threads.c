@@ -374,9 +374,9 @@ static void drain_race(uint64_t seed)
 	while (!__atomic_load_n(&f.rounds, __ATOMIC_RELAXED))
 		sched_yield();
 	for (int i = 0; i < 3; i++)
-		w[i] = (struct worker){ .seed = seed + (uint64_t)i * 31, .iters = 20000,
+		w[i] = (struct worker){ .seed = seed + (uint64_t)i * 31, .iters = 200000,
 					.max_held = 8, .max_size = 4,
-					.race_rounds = &f.rounds, .min_rounds = 200 };
+					.race_rounds = &f.rounds, .min_rounds = 2000 };
 	run_workers(&d, w, 3);
 	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
 	assert_int_equal(pthread_join(ftid, NULL), 0);
