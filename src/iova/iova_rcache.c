@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Per-thread range caches behind alloc_iova_fast()/free_iova_fast():
- * Bonwick's magazines (Bonwick & Adams, "Magazines and Vmem", USENIX 2001,
- * sections 3.1-3.3). Each thread has, per domain and per size class
+ * Bonwick's magazines (Bonwick & Adams, "Magazines and Vmem: Extending the
+ * Slab Allocator to Many CPUs and Arbitrary Resources", USENIX 2001), with a
+ * fixed magazine size as Linux's iova.c uses. Each thread has, per domain
+ * and per size class
  * (1, 2, 4, ... 64 pfns), a loaded and a previous magazine; the previous one
  * is always full or empty. A shared depot per domain and class keeps full
  * and empty magazines under a mutex. Freed ranges stay in the tree marked
