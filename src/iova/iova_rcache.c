@@ -4,9 +4,8 @@
  * Bonwick's magazines (Bonwick & Adams, "Magazines and Vmem: Extending the
  * Slab Allocator to Many CPUs and Arbitrary Resources", USENIX 2001), with a
  * fixed magazine size as Linux's iova.c uses. Each thread has, per domain
- * and per size class
- * (1, 2, 4, ... 64 pfns), a loaded and a previous magazine; the previous one
- * is always full or empty. A shared depot per domain and class keeps full
+ * and per size class (1, 2, 4, ... 64 pfns), a loaded and a previous
+ * magazine; the previous one is always full or empty. A shared depot per domain and class keeps full
  * and empty magazines under a mutex. Freed ranges stay in the tree marked
  * IOVA_CACHED, so the slow path never hands them out; alloc marks them
  * IOVA_ALLOCATED again.
