@@ -109,6 +109,7 @@ struct worker {
 	double map_sum, map_sq, unmap_sum, unmap_sq;
 	double elapsed, cpu;
 	bool failed;
+	int err;
 };
 
 static pthread_barrier_t start_barrier;
@@ -136,6 +137,7 @@ static void *worker_fn(void *arg)
 				t0 = t1;
 			}
 			if (dma_mapping_error(w->dev, a)) {
+				w->err = errno;
 				w->failed = true;
 				return NULL;
 			}
@@ -193,7 +195,8 @@ static void run_workers(struct ik_machine *m, struct device *dev, const struct o
 	double n = 0, ms = 0, mq = 0, us = 0, uq = 0, per = 0, per_cpu = 0, tput = 0;
 	for (unsigned int i = 0; i < o->threads; i++) {
 		if (w[i].failed) {
-			fprintf(stderr, "bench_dma_map: a mapping failed\n");
+			fprintf(stderr, "bench_dma_map: a mapping failed: %s\n",
+				strerror(w[i].err));
 			exit(1);
 		}
 		n += (double)w[i].loops;

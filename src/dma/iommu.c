@@ -38,11 +38,15 @@
  * keeps tables, so its lazy mode never needs this.
  *
  * An entry is released only once a flush that started after it was queued
- * has finished: each entry records flush_start when queued; flush_finish
- * counts completed flushes; finish > entry's count means one of the
- * completed flushes began after the entry (Linux's fq_flush_start_cnt /
- * fq_flush_finish_cnt). Linux orders the PTE clears before reading the
- * count with a full barrier on every unmap. Here the flusher pays instead:
+ * has finished. Each flush takes a ticket (flush_start, incremented); each
+ * entry records flush_start when queued; flush_finish is the highest
+ * ticket of a completed flush. The flush with ticket t started after every
+ * entry that recorded less than t, so finish > an entry's count means it
+ * is covered. (Linux's fq_flush_finish_cnt counts completed flushes
+ * instead: there a flusher stalled between its two counts - here, a
+ * preempted timer thread - would hold back every release behind it.)
+ * Linux orders the PTE clears before reading the count with a full
+ * barrier on every unmap. Here the flusher pays instead:
  * after counting a flush as started it takes and drops every shard lock
  * before invalidating, so a queuer that read the old count under its lock
  * has released that lock, and its PTE clears happen before the
@@ -182,6 +186,31 @@ static inline struct fq_shard *my_shard(struct dma_fq *fq)
 	return &fq->shards[(thread_shard - 1) & (fq->nr_shards - 1)];
 }
 
+/* Start a flush: take a ticket and wait out queuers that read the old count. */
+static uint64_t fq_flush_begin(struct dma_fq *fq)
+{
+	uint64_t ticket = __atomic_add_fetch(&fq->flush_start, 1, __ATOMIC_RELAXED);
+
+	for (unsigned int i = 0; i < fq->nr_shards; i++) {
+		shard_lock(&fq->shards[i]);
+		shard_unlock(&fq->shards[i]);
+	}
+	return ticket;
+}
+
+/* Invalidate, then publish finish = max(finish, @ticket) (release: before any free). */
+static void fq_flush_end(struct dma_cookie *c, uint64_t ticket)
+{
+	struct dma_fq *fq = c->fq;
+	uint64_t done;
+
+	ik_iommu_flush_iotlb_all(c->domain);
+	done = __atomic_load_n(&fq->flush_finish, __ATOMIC_RELAXED);
+	while (done < ticket && !__atomic_compare_exchange_n(&fq->flush_finish, &done, ticket, true,
+							     __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+}
+
 /*
  * Invalidate the whole IOTLB of the domain; every entry queued before is
  * then covered. The caller holds no shard lock.
@@ -190,14 +219,7 @@ static void fq_flush_iotlb(struct dma_cookie *c)
 {
 	struct dma_fq *fq = c->fq;
 
-	__atomic_fetch_add(&fq->flush_start, 1, __ATOMIC_RELAXED);
-	/* Wait out every queuer that may have read the old count (see the top). */
-	for (unsigned int i = 0; i < fq->nr_shards; i++) {
-		shard_lock(&fq->shards[i]);
-		shard_unlock(&fq->shards[i]);
-	}
-	ik_iommu_flush_iotlb_all(c->domain);
-	__atomic_fetch_add(&fq->flush_finish, 1, __ATOMIC_RELEASE);
+	fq_flush_end(c, fq_flush_begin(fq));
 	__atomic_fetch_add(&fq->flushes, 1, __ATOMIC_RELAXED);
 }
 
@@ -1138,6 +1160,21 @@ void ik_dma_fq_flush(struct iommu_domain *domain)
 
 	if (c && c->fq)
 		fq_flush_all(c);
+}
+
+uint64_t ik_dma_fq_flush_begin(struct iommu_domain *domain)
+{
+	struct dma_cookie *c = domain ? cookie_peek(domain) : NULL;
+
+	return c && c->fq ? fq_flush_begin(c->fq) : 0;
+}
+
+void ik_dma_fq_flush_end(struct iommu_domain *domain, uint64_t ticket)
+{
+	struct dma_cookie *c = domain ? cookie_peek(domain) : NULL;
+
+	if (c && c->fq && ticket)
+		fq_flush_end(c, ticket);
 }
 
 const struct ik_dma_map_ops ik_dma_iommu_ops = {

@@ -256,6 +256,55 @@ static void test_timeout_flush(void **state)
 	assert_int_equal(ik_dma_read(f->dev, a, &b, 1), -EFAULT);
 }
 
+/*
+ * IOVA space smaller than a shard: with a 24-bit mask and one page kept
+ * mapped in each 2 MiB region, 248 size-aligned 64 KiB ranges remain, so
+ * the queue runs the space out before it fills, and every such map must
+ * flush, release and retry. Meanwhile another flush has begun and is held
+ * before its end, as when the scheduler stops the timer thread there: it
+ * must not hold back the releases of the flushes that complete after it.
+ */
+static void test_exhaustion_flushes_and_retries(void **state)
+{
+	struct fx *f = *state;
+	static dma_addr_t all[4096];
+	dma_addr_t keep[8];
+	unsigned int n = 0, kept = 0;
+	phys_addr_t big = ik_test_alloc(f->m, 16 * IK_SZ_4K, IK_SZ_64K);
+
+	assert_int_equal(dma_set_mask(f->dev, DMA_BIT_MASK(24)), 0);
+	while (n < 4096) {
+		dma_addr_t a = dma_map_page(f->dev, f->buf, 0, IK_SZ_4K, DMA_TO_DEVICE);
+
+		if (dma_mapping_error(f->dev, a))
+			break;
+		all[n++] = a;
+	}
+	assert_int_equal(n, 4095);
+	for (unsigned int i = 0; i < n; i++) {
+		if (!kept || (keep[kept - 1] >> 21) != (all[i] >> 21))
+			keep[kept++] = all[i];
+		else
+			dma_unmap_page(f->dev, all[i], IK_SZ_4K, DMA_TO_DEVICE);
+	}
+	assert_int_equal(kept, 8);
+	ik_dma_fq_flush(f->dom); /* every entry from now on comes after the stalled ticket */
+	uint64_t stalled = ik_dma_fq_flush_begin(f->dom);
+	assert_true(stalled != 0);
+	for (int i = 0; i < 3000; i++) {
+		dma_addr_t a = dma_map_page(f->dev, big, 0, IK_SZ_64K, DMA_TO_DEVICE);
+
+		if (dma_mapping_error(f->dev, a))
+			fail_msg("map %d: %s", i, strerror(errno));
+		dma_unmap_page(f->dev, a, IK_SZ_64K, DMA_TO_DEVICE);
+	}
+	ik_dma_fq_flush_end(f->dom, stalled);
+	for (unsigned int i = 0; i < kept; i++)
+		dma_unmap_page(f->dev, keep[i], IK_SZ_4K, DMA_TO_DEVICE);
+	assert_int_equal(dma_set_mask(f->dev, DMA_BIT_MASK(32)), 0);
+	ik_mem_free_pages(f->mem, big, 16);
+}
+
 /* --- the adversarial master --- */
 
 struct adversary {
@@ -407,6 +456,7 @@ int main(void)
 		T(test_lazy_stale_until_flush, setup_long_timeout, smmu_lazy),
 		T(test_lazy_stale_until_flush, setup_long_timeout, omap_lazy),
 		T(test_queue_bound, setup_long_timeout, smmu_lazy),
+		T(test_exhaustion_flushes_and_retries, setup_long_timeout, smmu_lazy),
 		T(test_timeout_flush, setup, smmu_lazy),
 		T(test_timeout_flush, setup, omap_lazy),
 		T(test_adversary_strict, setup, smmu_strict),

@@ -139,6 +139,13 @@ int ik_dma_fq_get_stats(struct iommu_domain *domain, struct ik_dma_fq_stats *sta
 			unsigned int *pending);
 /* Invalidate and release everything @domain's flush queue holds now. */
 void ik_dma_fq_flush(struct iommu_domain *domain);
+/*
+ * The two halves of one flush, for tests that stop a flusher in between
+ * (as the scheduler may stop the timer thread): begin returns the flush's
+ * ticket (0 without a flush queue), end invalidates and publishes it.
+ */
+uint64_t ik_dma_fq_flush_begin(struct iommu_domain *domain);
+void ik_dma_fq_flush_end(struct iommu_domain *domain, uint64_t ticket);
 
 /* --- dma-debug (debug.c), called by mapping.c --- */
 
