@@ -47,8 +47,8 @@
 
 /*
  * The dma-mapping layer's allocator of a DMA domain (src/include/ik/dma.h).
- * Declared here as well, and weak, while src/dma does not provide it yet:
- * then DMA domains are refused with ENODEV.
+ * Declared here as well, and weak, until src/dma defines it: without it
+ * DMA domains are refused with ENODEV.
  */
 struct iova_domain *iommu_dma_get_iovad(struct iommu_domain *domain);
 #pragma weak iommu_dma_get_iovad

@@ -24,12 +24,13 @@
 #include <string.h>
 
 #include "ik_test.h"
+#include <iommukit/dma-mapping.h>
 #include <iommukit/iova.h>
 #include <iommukit/iovmm.h>
 #include "ik/dma.h"
 #include "ik/iommu-driver.h"
 
-/* As in iovmm.c: weak until the dma-mapping layer provides it. */
+/* As in iovmm.c: declared and weak until the dma-mapping layer provides it. */
 struct iova_domain *iommu_dma_get_iovad(struct iommu_domain *domain);
 #pragma weak iommu_dma_get_iovad
 
@@ -858,6 +859,62 @@ static void test_dma_domain_shares_iova_space(void **state)
 		assert_int_equal(free_iova_fast(iovad, taken[k]->pfn_lo, 1 + k % 4), 0);
 }
 
+/* dma_map_*() and iovmm on one DMA domain compete for one IOVA space. */
+static void test_dma_mapping_and_iovmm_never_overlap(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 12 };
+	phys_addr_t buf = ik_test_alloc(f->m, 16 * SZ_4K, SZ_4K);
+	dma_addr_t d[N], a[N], top, last;
+	size_t dl[N], al[N];
+
+	if (!iommu_dma_get_iovad) {
+		assert_null(iovmm_create(f->dom, 0, 0));
+		assert_int_equal(errno, ENODEV);
+		skip();
+	}
+	/* The window the DMA API allocates in: below the device's mask. */
+	last = ik_min(iommu_domain_get_geometry(f->dom)->aperture_end, dma_get_mask(f->dev));
+	f->vm = iovmm_create(f->dom, 0, last);
+	assert_non_null(f->vm);
+	/* Fixed at the top, where the DMA API would allocate first. */
+	top = last + 1 - 16 * SZ_4K;
+	assert_int_equal(iommu_kmap(f->vm, top, buf, 16 * SZ_4K, IOVMF_DA_FIXED | RW), top);
+	for (unsigned int i = 0; i < N; i++) {
+		dl[i] = (1 + i % 4) * SZ_4K;
+		d[i] = dma_map_page(f->dev, buf, 0, dl[i], DMA_BIDIRECTIONAL);
+		assert_false(dma_mapping_error(f->dev, d[i]));
+		al[i] = (1 + (i * 5) % 7) * SZ_4K;
+		a[i] = i % 2 ? iommu_kmap(f->vm, 0, buf, al[i], RW) :
+			       iommu_vmalloc(f->vm, 0, al[i], RW);
+		assert_false(ik_iovmm_is_err(a[i]));
+	}
+	for (unsigned int i = 0; i < N; i++) {
+		assert_true(d[i] + dl[i] <= top);
+		for (unsigned int j = 0; j < N; j++)
+			assert_true(d[i] + dl[i] <= a[j] || a[j] + al[j] <= d[i]);
+	}
+	/* Both kinds of mapping reach memory through the device. */
+	for (unsigned int i = 0; i < N; i++) {
+		check_dev_to_mem(f, d[i] + dl[i] - 64, buf + dl[i] - 64, 64, 20 + i);
+		if (i % 2)
+			check_dev_to_mem(f, a[i] + 8, buf + 8, 32, 40 + i);
+	}
+	check_dev_to_mem(f, top + 15 * SZ_4K, buf + 15 * SZ_4K, 64, 60);
+	/* A fixed area over a live DMA mapping is refused as busy. */
+	assert_int_equal(iommu_kmap(f->vm, d[3], buf, SZ_4K, IOVMF_DA_FIXED | RW),
+			 (dma_addr_t)-EBUSY);
+	for (unsigned int i = 0; i < N; i++) {
+		dma_unmap_page(f->dev, d[i], dl[i], DMA_BIDIRECTIONAL);
+		assert_int_equal(i % 2 ? iommu_kunmap(f->vm, a[i]) : iommu_vfree(f->vm, a[i]), 0);
+	}
+	/* Once unmapped, the DMA API's range can be taken by a fixed area. */
+	assert_int_equal(iommu_kmap(f->vm, d[3], buf, SZ_4K, IOVMF_DA_FIXED | RW), d[3]);
+	assert_int_equal(iommu_kunmap(f->vm, d[3]), 0);
+	assert_int_equal(iommu_kunmap(f->vm, top), 0);
+	assert_int_equal(nr_leaves(f), 0);
+}
+
 /* --- threads --- */
 
 struct worker {
@@ -969,6 +1026,7 @@ int main(void)
 		FOR_TARGETS(test_create_errors_and_window, setup),
 		FOR_TARGETS(test_destroy_releases_leftovers, setup),
 		FOR_TARGETS(test_dma_domain_shares_iova_space, setup_dma),
+		FOR_TARGETS(test_dma_mapping_and_iovmm_never_overlap, setup_dma),
 		FOR_TARGETS(test_threads, setup),
 	};
 

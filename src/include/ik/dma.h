@@ -219,4 +219,20 @@ extern bool ik_dma_debug_untracked;
  */
 void ik_dma_domain_detach_dev(struct iommu_domain *domain, struct device *dev);
 
+/* --- for other users of a DMA domain's device-address space (iovmm) --- */
+
+/**
+ * iommu_dma_get_iovad - the IOVA allocator of a DMA domain's cookie
+ * @domain: an IOMMU_DOMAIN_DMA or IOMMU_DOMAIN_DMA_FQ domain
+ *
+ * Creates the cookie if the DMA API has not used the domain yet, as the
+ * first DMA API call would. Ranges another user takes from the allocator
+ * (alloc_iova(), never the fast path) are never handed out by the DMA API,
+ * and the reverse. Valid until the domain is freed.
+ *
+ * Return: the initialised allocator, or NULL with errno EINVAL (not a DMA
+ * domain) or the cookie's creation error.
+ */
+struct iova_domain *iommu_dma_get_iovad(struct iommu_domain *domain);
+
 #endif /* IK_DMA_H */
