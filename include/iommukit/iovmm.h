@@ -108,9 +108,11 @@ static inline int ik_iovmm_errno(dma_addr_t da)
  * @da_last: highest device address iovmm may use, the last byte of a page
  *           (0: the aperture's end)
  *
- * Allocated and fixed areas alike lie in [@da_start, @da_last]. For an
- * unmanaged domain the context owns the IOVA space of that window: use one
- * context per domain, or contexts with disjoint windows.
+ * Allocated and fixed areas alike lie in [@da_start, @da_last]; for
+ * devices that address fewer bits than the aperture, pass their DMA mask
+ * as @da_last. For an unmanaged domain the context owns the IOVA space of
+ * that window: use one context per domain, or contexts with disjoint
+ * windows. For a DMA domain the space is the dma-mapping layer's, shared.
  *
  * Return: the context, or NULL with errno EINVAL (NULL or non-paging
  * domain, empty or misaligned window), ERANGE (window outside the
