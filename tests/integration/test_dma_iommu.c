@@ -227,7 +227,18 @@ static void test_exhausted_iova_space(void **state)
 	assert_true(dma_mapping_error(f->dev, b));
 	assert_int_equal(errno, ENOSPC);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
+	/* A list needing 8 MiB of IOVA (two 4 MiB entries) fails the same way: 0. */
 	struct scatterlist sg[2];
+	sg_init_table(sg, 2);
+	sg_set_phys(&sg[0], pa + 8 * IK_SZ_1M, 4 * IK_SZ_1M);
+	sg_set_phys(&sg[1], pa + 12 * IK_SZ_1M, 4 * IK_SZ_1M);
+	assert_int_equal(dma_set_max_seg_size(f->dev, 4 * IK_SZ_1M), 0);
+	errno = 0;
+	assert_int_equal(dma_map_sg(f->dev, sg, 2, DMA_TO_DEVICE), 0);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(sg_dma_len(&sg[0]), 0);
+	assert_int_equal(sg_dma_address(&sg[0]), DMA_MAPPING_ERROR);
+	assert_int_equal(ik_mem_free_count(f->mem), free_before);
 	sg_init_table(sg, 2);
 	sg_set_phys(&sg[0], pa + 8 * IK_SZ_1M, 0x10000);
 	sg_set_phys(&sg[1], pa + 9 * IK_SZ_1M, 0x10000);
