@@ -1118,6 +1118,21 @@ static void iommu_dma_put_cookie(struct iommu_domain *domain)
 	domain->dma_cookie = NULL;
 }
 
+/* --- sharing the IOVA space (iovmm) --- */
+
+/* See ik/dma.h: the cookie's allocator, which other users draw from with alloc_iova(). */
+struct iova_domain *iommu_dma_get_iovad(struct iommu_domain *domain)
+{
+	struct dma_cookie *c;
+
+	if (!domain || (domain->type & IOMMU_DOMAIN_DMA) != IOMMU_DOMAIN_DMA) {
+		errno = EINVAL;
+		return NULL;
+	}
+	c = cookie_get(domain);
+	return c ? &c->iovad : NULL;
+}
+
 /* --- statistics for tests and benchmarks --- */
 
 int ik_dma_fq_get_stats(struct iommu_domain *domain, struct ik_dma_fq_stats *stats,

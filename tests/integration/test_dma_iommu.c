@@ -19,6 +19,7 @@
 
 #include "ik_test.h"
 #include <iommukit/dma-mapping.h>
+#include <iommukit/iova.h>
 #include "ik/arm-smmu-regs.h"
 #include "ik/dma.h"
 
@@ -731,6 +732,49 @@ static void test_group_shares_the_cookie(void **state)
 	ik_machine_destroy(m);
 }
 
+/*
+ * The cookie's IOVA allocator, as other users of the domain (iovmm) get it:
+ * made on first use from the aperture (here a window set before that, as
+ * the OMAP3 ISP's 2 GiB at 1 GiB), granule = the smallest page, never pfn
+ * 0; what they take with alloc_iova() the DMA API never hands out.
+ */
+static void test_cookie_iovad_and_window(void **state)
+{
+	struct fx *f = *state;
+	phys_addr_t pa = pages_with_pattern(f, 1, 3);
+
+	errno = 0;
+	assert_int_equal(ik_iommu_dma_set_window(f->dom, IK_SZ_1G, 2 * IK_SZ_1G), 0);
+	struct iova_domain *iovad = iommu_dma_get_iovad(f->dom);
+	assert_non_null(iovad);
+	assert_ptr_equal(iommu_dma_get_iovad(f->dom), iovad);
+	assert_int_equal(iovad->granule, IK_SZ_4K);
+	assert_int_equal(iovad->start_pfn, IK_SZ_1G >> 12);
+	/* Made now: the window can no longer change. */
+	assert_int_equal(ik_iommu_dma_set_window(f->dom, IK_SZ_1G, IK_SZ_1G), -EBUSY);
+	/* Another user takes the top 1 MiB of the window... */
+	struct iova *taken = alloc_iova(iovad, 256, (3 * IK_SZ_1G - 1) >> 12, true);
+	assert_non_null(taken);
+	/* ...and the DMA API allocates inside the window, around it. */
+	for (int i = 0; i < 300; i++) {
+		dma_addr_t a = dma_map_page(f->dev, pa, 0, IK_SZ_4K, DMA_TO_DEVICE);
+
+		assert_false(dma_mapping_error(f->dev, a));
+		assert_true(a >= IK_SZ_1G && a < 3 * IK_SZ_1G);
+		assert_true(a >> 12 < taken->pfn_lo || a >> 12 > taken->pfn_hi);
+		dma_unmap_page(f->dev, a, IK_SZ_4K, DMA_TO_DEVICE);
+	}
+	assert_int_equal(__free_iova(iovad, taken), 0);
+	/* Not a DMA domain: no allocator. */
+	struct iommu_domain *plain = iommu_paging_domain_alloc(f->dev);
+	errno = 0;
+	assert_null(iommu_dma_get_iovad(plain));
+	assert_int_equal(errno, EINVAL);
+	assert_null(iommu_dma_get_iovad(NULL));
+	iommu_domain_free(plain);
+	ik_mem_free_pages(f->mem, pa, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -763,6 +807,7 @@ int main(void)
 		BOTH(test_coherent_large, setup_omap),
 		cmocka_unit_test_setup_teardown(test_identity_and_unmanaged_domains_are_direct,
 						setup_smmu, teardown),
+		BOTH(test_cookie_iovad_and_window, setup_omap),
 		cmocka_unit_test_prestate(test_group_shares_the_cookie, &strict_type),
 		cmocka_unit_test_prestate(test_group_shares_the_cookie, &lazy_type),
 #undef BOTH
