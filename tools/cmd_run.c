@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * iommukit run: the built-in workload. Until the camera pipeline lands it
- * is a small OMAP3 ISP-like stream: the ISP writes raw frames into
- * scattered pages mapped with iommu_map_sg, reads them back, converts them
- * and writes the result into a physically contiguous buffer mapped with
- * large pages. Every output frame is checked against the same conversion
- * done by the CPU on physical memory, so a wrong translation is caught, not
- * just counted. Halfway through, the ISP powers off and its MMU context is
- * saved and restored.
+ * iommukit run: the main job. Captures a short stream through the camera
+ * pipeline (clients/isp) on a simulated machine: by default an OMAP3 whose
+ * ISP sits behind its MMU, with non-coherent DMA and a modelled CPU cache.
+ * The frames go out in two streams with the ISP powered off in between (its
+ * MMU context saved and restored). Every frame is checked against a CPU
+ * reference; the report says how many checked out, what moved, what the
+ * DMA layer mapped and unmapped by page size, what the IOTLB and the CPU
+ * cache did, and how long it took.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,238 +16,308 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "isp/isp.h"
 #include "tool.h"
-
-#define RAW_IOVA 0x40000000ULL /* the ISP window starts at 1 GiB, as omap3isp sets it up */
-#define ALIGN_UP_1M(x) (((x) + 0xfffffULL) & ~0xfffffULL)
 
 struct run_opts {
 	unsigned int frames;
 	unsigned int width, height;
+	bool lazy;
+	unsigned int tlb;    /* 0: the machine's own */
+	bool smmu;
 	bool json;
+	enum isp_sync drop_sync;
 };
 
-struct run_stats {
-	uint64_t frames_ok, frames_bad;
-	uint64_t bytes;
-	uint64_t leaves[4]; /* 4K, 64K, 1M, 16M leaves mapped */
-	uint64_t faults;
+/* What the run is made of, so one report routine drives text and JSON. */
+struct run_result {
+	char machine[32], iommu[32]; /* copied: the machine goes before the report */
+	const char *device;
+	unsigned int tlb_entries;
+	unsigned int out_w, out_h;
+	unsigned long pgsizes;
+	struct isp_stats isp;
 	struct ik_iommu_hw_stats hw;
+	bool have_cache;
+	struct ik_cpu_cache_stats cache;
+	bool have_debug;
+	struct ik_dma_debug_stats debug;
+	unsigned int errors; /* frames that failed with a DMA error */
 	double seconds;
-};
-
-struct run_ctx {
-	struct ik_machine *m;
-	struct ik_mem *mem;
-	struct device *isp;
-	struct iommu_domain *domain;
-	bool attached;
-	struct scatterlist *raw_sg; /* one entry per scattered page */
-	unsigned int raw_pages;
-	phys_addr_t *page_pool;     /* every page allocated for raw_sg */
-	phys_addr_t out_pa;
-	size_t out_pages;
-	dma_addr_t out_iova;
-	size_t raw_bytes, out_bytes;
 };
 
 static double now(void)
 {
 	struct timespec ts;
+
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int count_fault(struct iommu_domain *d, struct device *dev, dma_addr_t iova, int flags,
-		       void *token)
-{
-	(void)d, (void)dev, (void)iova, (void)flags;
-	(*(uint64_t *)token)++;
-	return 0;
-}
-
-static int count_leaf(void *arg, dma_addr_t iova, phys_addr_t pa, size_t size, int prot,
-		      const char *desc)
-{
-	uint64_t *leaves = arg;
-	(void)iova, (void)pa, (void)prot, (void)desc;
-	switch (size) {
-	case 0x1000: leaves[0]++; break;
-	case 0x10000: leaves[1]++; break;
-	case 0x100000: leaves[2]++; break;
-	case 0x1000000: leaves[3]++; break;
-	default: break;
-	}
-	return 0;
-}
-
-/* The sensor's raw frame n: 16-bit samples, a moving pattern. */
-static uint16_t raw_sample(unsigned int n, unsigned int x, unsigned int y)
-{
-	return (uint16_t)(((x * 7u + y * 13u + n * 31u) ^ (x * y)) & 0x3ff);
-}
-
-/* The conversion: 10-bit raw to 8-bit, with a frame-dependent offset. */
-static uint8_t convert(uint16_t raw, unsigned int n)
-{
-	return (uint8_t)((raw >> 2) + n);
-}
-
-static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-/* Scatter the raw buffer: allocate pages one by one, skipping every other. */
-static int alloc_buffers(struct run_ctx *c)
-{
-	c->raw_pages = (unsigned int)((c->raw_bytes + 0xfff) >> 12);
-	c->raw_sg = calloc(c->raw_pages, sizeof(*c->raw_sg));
-	c->page_pool = calloc(2 * (size_t)c->raw_pages, sizeof(*c->page_pool));
-	if (!c->raw_sg || !c->page_pool)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < 2 * c->raw_pages; i++) {
-		int ret = ik_mem_alloc_pages(c->mem, 1, 0x1000, &c->page_pool[i]);
-		if (ret)
-			return ret;
-	}
-	sg_init_table(c->raw_sg, c->raw_pages);
-	for (unsigned int i = 0; i < c->raw_pages; i++)
-		sg_set_phys(&c->raw_sg[i], c->page_pool[2 * i], 0x1000);
-	/* The output: contiguous, 1 MiB aligned, so it maps with large pages. */
-	c->out_pages = (c->out_bytes + 0xfff) >> 12;
-	return ik_mem_alloc_pages(c->mem, c->out_pages, 0x100000, &c->out_pa);
-}
-
-static int map_buffers(struct run_ctx *c)
-{
-	ssize_t n = iommu_map_sg(c->domain, RAW_IOVA, c->raw_sg, c->raw_pages,
-				 IOMMU_READ | IOMMU_WRITE, GFP_KERNEL);
-	if (n < 0)
-		return (int)n;
-	c->out_iova = RAW_IOVA + ALIGN_UP_1M((uint64_t)c->raw_pages << 12);
-	return iommu_map(c->domain, c->out_iova, c->out_pa, c->out_pages << 12,
-			 IOMMU_READ | IOMMU_WRITE, GFP_KERNEL);
-}
-
-/* CPU reference of frame n, read from physical memory through the sg list. */
-static uint64_t cpu_reference(struct run_ctx *c, unsigned int n, const struct run_opts *o)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	uint8_t line[4096];
-	for (unsigned int y = 0; y < o->height; y++) {
-		for (unsigned int x = 0; x < o->width; x++) {
-			size_t off = ((size_t)y * o->width + x) * 2;
-			uint16_t raw;
-			ik_mem_read(c->mem, c->raw_sg[off >> 12].phys + (off & 0xfff), &raw, 2);
-			line[x % sizeof(line)] = convert(raw, n);
-			if (x % sizeof(line) == sizeof(line) - 1 || x == o->width - 1)
-				h = fnv1a(h, line, x % sizeof(line) + 1);
-		}
-	}
-	return h;
-}
-
-/* One frame through the ISP: sensor -> raw buffer -> convert -> output. */
-static int run_frame(struct run_ctx *c, unsigned int n, const struct run_opts *o,
-		     struct run_stats *st)
-{
-	size_t row_raw = (size_t)o->width * 2;
-	uint16_t *rraw = malloc(row_raw);
-	uint8_t *rout = malloc(o->width);
-	int ret = rraw && rout ? 0 : -ENOMEM;
-
-	for (unsigned int y = 0; y < o->height && !ret; y++) {
-		for (unsigned int x = 0; x < o->width; x++)
-			rraw[x] = raw_sample(n, x, y);
-		ret = ik_dma_write(c->isp, RAW_IOVA + y * row_raw, rraw, row_raw);
-	}
-	for (unsigned int y = 0; y < o->height && !ret; y++) {
-		ret = ik_dma_read(c->isp, RAW_IOVA + y * row_raw, rraw, row_raw);
-		for (unsigned int x = 0; x < o->width && !ret; x++)
-			rout[x] = convert(rraw[x], n);
-		if (!ret)
-			ret = ik_dma_write(c->isp, c->out_iova + (size_t)y * o->width, rout, o->width);
-	}
-	free(rraw);
-	free(rout);
-	if (ret)
-		return ret;
-	st->bytes += 2 * c->raw_bytes + c->out_bytes;
-
-	/* Check the output the CPU sees in memory against the CPU's own work. */
-	uint64_t got = fnv1a(0xcbf29ce484222325ULL, ik_mem_ptr(c->mem, c->out_pa, c->out_bytes),
-			     c->out_bytes);
-	if (got == cpu_reference(c, n, o))
-		st->frames_ok++;
-	else
-		st->frames_bad++;
-	return 0;
-}
-
-static void release(struct run_ctx *c)
-{
-	if (c->domain) {
-		if (c->attached) {
-			iommu_unmap(c->domain, RAW_IOVA, (size_t)c->raw_pages << 12);
-			iommu_unmap(c->domain, c->out_iova, c->out_pages << 12);
-			iommu_detach_device(c->domain, c->isp);
-		}
-		iommu_domain_free(c->domain);
-	}
-	free(c->raw_sg);
-	free(c->page_pool);
-	ik_machine_destroy(c->m);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static void run_usage(FILE *out)
 {
-	fputs("usage: iommukit run [--frames N] [--width W] [--height H] [--json]\n"
-	      "Streams frames through an OMAP3 ISP-like master behind its IOMMU on the\n"
-	      "default machine, checks every frame against a CPU reference, and reports.\n"
-	      "  --frames N   frames to capture (default 8, 1..100000)\n"
-	      "  --width W    frame width in pixels (default 640, 16..4096)\n"
-	      "  --height H   frame height in lines (default 480, 16..4096)\n"
-	      "  --json       machine-readable report\n", out);
+	fputs("usage: iommukit run [--frames N] [--width W] [--height H] [--strict | --lazy]\n"
+	      "                    [--tlb N] [--iommu omap|smmu] [--json]\n"
+	      "Captures a stream through an OMAP3-ISP-like camera pipeline (CCDC, PREVIEW,\n"
+	      "RESIZER, H3A and histogram statistics) using the DMA API and iovmm, checks\n"
+	      "every frame against a CPU reference, and reports.\n"
+	      "  --frames N     frames to capture (default 8, 1..100000), in two streams with\n"
+	      "                 the ISP powered off in between\n"
+	      "  --width W      sensor width in pixels (default 640, 32..4096, a multiple of 4)\n"
+	      "  --height H     sensor height in lines (default 480, 16..4096, even)\n"
+	      "  --strict       strict DMA domain: IOTLB invalidated at every unmap (default)\n"
+	      "  --lazy         lazy DMA_FQ domain: invalidations batched in a flush queue\n"
+	      "  --tlb N        TLB entries of the camera's IOMMU (omap 1..32, smmu 1..4096)\n"
+	      "  --iommu NAME   omap: the default OMAP3 machine, ISP behind its MMU;\n"
+	      "                 smmu: the \"smmu\" machine, camera \"cam0\" behind an SMMUv2\n"
+	      "  --drop-sync S  leave one dma_sync out to watch the checks catch it:\n"
+	      "                 raw (raw frame to the CPU) or lsc (lens shading table to the ISP)\n"
+	      "  --json         machine-readable report\n"
+	      "exit status: 0 every frame checked out, 1 a frame was corrupted or failed,\n"
+	      "2 usage error\n", out);
 }
 
 static bool parse_uint(const char *s, unsigned int lo, unsigned int hi, unsigned int *out)
 {
 	uint64_t v;
+
 	if (!parse_size(s, &v) || v < lo || v > hi)
 		return false;
 	*out = (unsigned int)v;
 	return true;
 }
 
-static void report(const struct run_opts *o, const struct run_stats *st)
+static const char *pgsize_name(unsigned int shift, char *buf, size_t len)
 {
-	static const char *const names[] = { "4K", "64K", "1M", "16M" };
+	if (shift >= 30)
+		snprintf(buf, len, "%uG", 1u << (shift - 30));
+	else if (shift >= 20)
+		snprintf(buf, len, "%uM", 1u << (shift - 20));
+	else
+		snprintf(buf, len, "%uK", 1u << (shift - 10));
+	return buf;
+}
+
+static void emit_by_pgsize(struct emitter *e, const char *key, const char *title,
+			   unsigned long pgsizes, const uint64_t *counts)
+{
+	char name[16];
+
+	emit_begin_object(e, key, title);
+	for (unsigned int s = 0; s < 64; s++)
+		if ((pgsizes >> s) & 1 || counts[s])
+			emit_u64(e, pgsize_name(s, name, sizeof(name)),
+				 pgsize_name(s, name, sizeof(name)), counts[s]);
+	emit_end_object(e);
+}
+
+static void report(const struct run_opts *o, const struct run_result *r)
+{
+	const struct isp_stats *st = &r->isp;
+	bool ok = !st->frames_bad && !r->errors && st->frames == o->frames &&
+		  !(r->have_debug && r->debug.errors);
 	struct emitter e;
+	char title[160];
+
 	emit_init(&e, stdout, o->json);
-	emit_begin_object(&e, NULL, "iommukit run: OMAP3 ISP stream on the default machine");
-	emit_u64(&e, "frames", "frames", o->frames);
-	emit_u64(&e, "frames_ok", "frames matching CPU", st->frames_ok);
+	snprintf(title, sizeof(title), "iommukit run: camera pipeline on the %s machine (%s)",
+		 r->machine, ok ? "ok" : "FAILED");
+	emit_begin_object(&e, NULL, title);
+	emit_str(&e, "result", "result", ok ? "ok" : "failed");
+	emit_u64(&e, "frames", "frames captured", st->frames);
+	emit_u64(&e, "frames_ok", "frames matching the CPU", st->frames_ok);
 	emit_u64(&e, "frames_bad", "frames corrupted", st->frames_bad);
-	emit_u64(&e, "bytes_moved", "bytes moved by DMA", st->bytes);
-	emit_begin_object(&e, "leaves_mapped", "pages mapped by size:");
-	for (int i = 0; i < 4; i++)
-		emit_u64(&e, names[i], names[i], st->leaves[i]);
+	emit_begin_object(&e, "checks_failed", "checks failed, by product:");
+	for (unsigned int c = 0; c < ISP_CHECK_NR; c++)
+		emit_u64(&e, isp_check_name(c), isp_check_name(c), st->check_bad[c]);
 	emit_end_object(&e);
-	emit_u64(&e, "faults", "faults reported", st->faults);
-	emit_begin_object(&e, "iotlb", "isp-mmu IOTLB and walker:");
-	emit_u64(&e, "translations", "translations", st->hw.accesses);
-	emit_u64(&e, "hits", "hits", st->hw.tlb_hits);
-	emit_u64(&e, "misses", "misses", st->hw.tlb_misses);
-	emit_u64(&e, "walks", "table walks", st->hw.walks);
-	emit_u64(&e, "faults", "faults", st->hw.faults);
-	emit_u64(&e, "stale_accesses", "stale accesses", st->hw.stale_accesses);
+
+	emit_begin_object(&e, "setup", "set-up:");
+	emit_str(&e, "machine", "machine", r->machine);
+	emit_str(&e, "device", "ISP device", r->device);
+	emit_str(&e, "iommu", "IOMMU", r->iommu);
+	emit_str(&e, "domain", "DMA domain", o->lazy ? "lazy (DMA_FQ)" : "strict (DMA)");
+	emit_u64(&e, "tlb_entries", "TLB entries (0: default)", r->tlb_entries);
+	emit_str(&e, "dropped_sync", "dma_sync left out",
+		 o->drop_sync == ISP_SYNC_RAW_FOR_CPU ? "raw" :
+		 o->drop_sync == ISP_SYNC_LSC_FOR_DEVICE ? "lsc" : "none");
+	emit_u64(&e, "width", "sensor width", o->width);
+	emit_u64(&e, "height", "sensor height", o->height);
+	emit_u64(&e, "out_width", "output width", r->out_w);
+	emit_u64(&e, "out_height", "output height", r->out_h);
+	emit_u64(&e, "streams", "streams", st->streams);
+	emit_u64(&e, "power_cycles", "MMU power cycles", st->power_cycles);
 	emit_end_object(&e);
-	emit_double(&e, "wall_seconds", "wall time", st->seconds, "s");
+
+	emit_u64(&e, "bytes_moved", "bytes moved by DMA", st->dma_read_bytes + st->dma_write_bytes);
+	emit_u64(&e, "bytes_read", "  read by the ISP", st->dma_read_bytes);
+	emit_u64(&e, "bytes_written", "  written by the ISP", st->dma_write_bytes);
+	emit_u64(&e, "map_calls", "DMA API/iovmm maps", st->map_calls);
+	emit_u64(&e, "unmap_calls", "DMA API/iovmm unmaps", st->unmap_calls);
+	emit_by_pgsize(&e, "maps", "page-table leaves mapped, by page size:", r->pgsizes,
+		       st->maps);
+	emit_by_pgsize(&e, "unmaps", "page-table leaves unmapped, by page size:", r->pgsizes,
+		       st->unmaps);
+	emit_u64(&e, "faults", "IOMMU faults reported", st->faults);
+	emit_u64(&e, "outside_window", "DMA addresses outside window", st->dma_outside_window);
+
+	emit_begin_object(&e, "iotlb", "IOTLB and table walker:");
+	emit_u64(&e, "translations", "translations", r->hw.accesses);
+	emit_u64(&e, "hits", "hits", r->hw.tlb_hits);
+	emit_u64(&e, "misses", "misses", r->hw.tlb_misses);
+	emit_u64(&e, "walks", "table walks", r->hw.walks);
+	emit_u64(&e, "faults", "faults", r->hw.faults);
+	emit_u64(&e, "stale_accesses", "stale-IOTLB accesses", r->hw.stale_accesses);
+	emit_u64(&e, "invalidations", "entries invalidated", r->hw.invalidations);
+	emit_end_object(&e);
+
+	if (r->have_cache) {
+		emit_begin_object(&e, "cpu_cache", "CPU cache (lines):");
+		emit_u64(&e, "hits", "hits", r->cache.hits);
+		emit_u64(&e, "misses", "misses", r->cache.misses);
+		emit_u64(&e, "evictions", "evictions", r->cache.evictions);
+		emit_u64(&e, "writebacks", "write-backs", r->cache.writebacks);
+		emit_u64(&e, "cleans", "cleaned by maintenance", r->cache.cleans);
+		emit_u64(&e, "invalidates", "invalidated by maintenance", r->cache.invalidates);
+		emit_u64(&e, "dirty_discards", "dirty lines discarded", r->cache.dirty_discards);
+		emit_end_object(&e);
+	}
+	if (r->have_debug) {
+		emit_begin_object(&e, "dma_debug", "dma-debug:");
+		emit_u64(&e, "errors", "errors", r->debug.errors);
+		emit_u64(&e, "cpu_device_owned", "CPU touched device-owned",
+			 r->debug.cpu_device_owned);
+		emit_u64(&e, "leaked", "leaked mappings", r->debug.leaked);
+		emit_end_object(&e);
+	}
+	emit_double(&e, "wall_seconds", "wall time", r->seconds, "s");
+	emit_double(&e, "frames_per_second", "frame rate", r->seconds > 0 ?
+		    (double)st->frames / r->seconds : 0.0, "frames/s");
 	emit_end_object(&e);
 	emit_finish(&e);
+}
+
+/*
+ * The machine to run on: a copy of the built-in description, with the TLB
+ * of the camera's IOMMU resized when asked.
+ */
+struct machine_copy {
+	struct ik_machine_desc desc;
+	struct ik_iommu_desc *iommus;
+};
+
+static struct ik_machine *make_machine(const struct run_opts *o, const char *camera,
+				       struct run_result *r)
+{
+	const struct ik_machine_desc *base = ik_machine_desc_builtin(o->smmu ? "smmu" : "omap3");
+	struct machine_copy mc;
+	const char *mmu = NULL;
+	struct ik_machine *m;
+
+	if (!base)
+		return NULL;
+	mc.desc = *base;
+	mc.iommus = calloc(base->nr_iommus, sizeof(*mc.iommus));
+	if (!mc.iommus)
+		return NULL;
+	memcpy(mc.iommus, base->iommus, base->nr_iommus * sizeof(*mc.iommus));
+	for (unsigned int i = 0; i < base->nr_masters; i++)
+		if (!strcmp(base->masters[i].name, camera))
+			mmu = base->masters[i].iommu;
+	for (unsigned int i = 0; mmu && i < base->nr_iommus; i++) {
+		if (strcmp(mc.iommus[i].name, mmu))
+			continue;
+		if (o->tlb)
+			mc.iommus[i].tlb_entries = o->tlb;
+		r->tlb_entries = mc.iommus[i].tlb_entries;
+	}
+	mc.desc.iommus = mc.iommus;
+	m = ik_machine_create(&mc.desc);
+	free(mc.iommus);
+	return m;
+}
+
+static void progress(double t0, unsigned int done, unsigned int total, double *last)
+{
+	bool tty = isatty(STDERR_FILENO);
+	double t = now();
+
+	/* A terminal gets one line kept up to date; a log gets a line every 2 s. */
+	if (t - t0 < 2.0 || t - *last < (tty ? 0.25 : 2.0))
+		return;
+	*last = t;
+	fprintf(stderr, tty ? "\riommukit run: frame %u/%u (%.1f s)" :
+		"iommukit run: frame %u/%u (%.1f s)\n", done, total, t - t0);
+}
+
+/* Run the stream; 0, or the setup error (frame errors are counted, not returned). */
+static int run_stream(const struct run_opts *o, struct run_result *r)
+{
+	const char *camera = o->smmu ? "cam0" : "isp";
+	struct isp_params params = { .width = o->width, .height = o->height, .lazy = o->lazy,
+				     .drop_sync = o->drop_sync };
+	struct isp_pipeline *p = NULL;
+	unsigned int streams = o->frames > 1 ? 2 : 1, done = 0;
+	double t0 = now(), last = 0;
+	bool shown = false;
+	struct ik_machine *m;
+	struct device *dev;
+	int ret;
+
+	/* dma-debug watches the pipeline keep the DMA API's rules (on before any mapping). */
+	ik_dma_debug_set_enabled(true);
+	ik_dma_debug_reset_stats();
+	m = make_machine(o, camera, r);
+	if (!m) {
+		perror("iommukit run: machine");
+		return -EINVAL;
+	}
+	snprintf(r->machine, sizeof(r->machine), "%s", ik_machine_name(m));
+	r->device = camera;
+	dev = ik_machine_device(m, camera);
+	snprintf(r->iommu, sizeof(r->iommu), "%s", dev ? ik_device_iommu_name(dev) : "none");
+	ret = dev ? isp_pipeline_create(m, dev, &params, &p) : -ENODEV;
+	if (ret) {
+		fprintf(stderr, "iommukit run: pipeline set-up failed: %s\n", strerror(-ret));
+		ik_machine_destroy(m);
+		return ret;
+	}
+	r->pgsizes = ik_iommu_domain_pgsize_bitmap(isp_pipeline_domain(p));
+	isp_pipeline_out_size(p, &r->out_w, &r->out_h);
+
+	for (unsigned int s = 0; s < streams && !ret; s++) {
+		unsigned int n = o->frames / streams + (s < o->frames % streams);
+
+		ret = isp_stream_start(p);
+		for (unsigned int i = 0; i < n && !ret; i++) {
+			int err = isp_capture_frame(p, NULL);
+
+			if (err) {
+				r->errors++;
+				if (r->errors == 1)
+					fprintf(stderr, "iommukit run: frame %u failed: %s\n", done,
+						strerror(-err));
+			}
+			progress(t0, ++done, o->frames, &last);
+			shown |= last > 0;
+		}
+		if (!ret)
+			ret = isp_stream_stop(p);
+	}
+	if (shown && isatty(STDERR_FILENO))
+		fputc('\n', stderr);
+	if (ret)
+		fprintf(stderr, "iommukit run: stream failed: %s\n", strerror(-ret));
+
+	isp_get_stats(p, &r->isp);
+	ik_machine_iommu_stats(m, r->iommu, &r->hw);
+	r->have_cache = !ik_machine_cpu_cache_stats(m, &r->cache);
+	r->have_debug = ik_dma_debug_enabled();
+	isp_pipeline_destroy(p);
+	if (r->have_debug)
+		ik_dma_debug_get_stats(&r->debug);
+	ik_machine_destroy(m);
+	return ret;
 }
 
 int cmd_run(int argc, char **argv)
@@ -256,33 +326,64 @@ int cmd_run(int argc, char **argv)
 		{ "frames", required_argument, NULL, 'f' },
 		{ "width", required_argument, NULL, 'W' },
 		{ "height", required_argument, NULL, 'H' },
+		{ "strict", no_argument, NULL, 's' },
+		{ "lazy", no_argument, NULL, 'l' },
+		{ "tlb", required_argument, NULL, 't' },
+		{ "iommu", required_argument, NULL, 'i' },
+		{ "drop-sync", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_opts o = { .frames = 8, .width = 640, .height = 480 };
-	struct run_stats st = { 0 };
-	struct run_ctx c = { 0 };
-	int opt, ret;
+	struct run_result r = { 0 };
+	bool strict = false;
+	int opt, ret, idx = 0;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "f:W:H:jh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, &idx)) != -1) {
 		switch (opt) {
 		case 'f':
 			if (!parse_uint(optarg, 1, 100000, &o.frames))
 				goto bad;
 			break;
 		case 'W':
-			if (!parse_uint(optarg, 16, 4096, &o.width))
+			if (!parse_uint(optarg, ISP_MIN_WIDTH, ISP_MAX_WIDTH, &o.width) ||
+			    o.width % 4)
 				goto bad;
 			break;
 		case 'H':
-			if (!parse_uint(optarg, 16, 4096, &o.height))
+			if (!parse_uint(optarg, ISP_MIN_HEIGHT, ISP_MAX_HEIGHT, &o.height) ||
+			    o.height % 2)
+				goto bad;
+			break;
+		case 's': strict = true; break;
+		case 'l': o.lazy = true; break;
+		case 't':
+			if (!parse_uint(optarg, 1, 4096, &o.tlb))
+				goto bad;
+			break;
+		case 'i':
+			if (!strcmp(optarg, "smmu"))
+				o.smmu = true;
+			else if (strcmp(optarg, "omap"))
+				goto bad;
+			break;
+		case 'd':
+			if (!strcmp(optarg, "raw"))
+				o.drop_sync = ISP_SYNC_RAW_FOR_CPU;
+			else if (!strcmp(optarg, "lsc"))
+				o.drop_sync = ISP_SYNC_LSC_FOR_DEVICE;
+			else
 				goto bad;
 			break;
 		case 'j': o.json = true; break;
 		case 'h': run_usage(stdout); return EXIT_OK;
-		default: run_usage(stderr); return EXIT_USAGE;
+		default:
+			fprintf(stderr, "iommukit run: unknown option '%s'\n", argv[optind - 1]);
+			run_usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
@@ -290,62 +391,29 @@ int cmd_run(int argc, char **argv)
 		run_usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (strict && o.lazy) {
+		fputs("iommukit run: --strict and --lazy exclude each other\n", stderr);
+		run_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!o.smmu && o.tlb > 32) {
+		fprintf(stderr, "iommukit run: the OMAP MMU has at most 32 TLB entries\n");
+		run_usage(stderr);
+		return EXIT_USAGE;
+	}
 
 	double t0 = now();
-	c.m = ik_machine_create_default();
-	if (!c.m) {
-		perror("iommukit: machine");
+	ret = run_stream(&o, &r);
+	r.seconds = now() - t0;
+	if (ret && !r.isp.frames)
 		return EXIT_FAILED;
-	}
-	c.mem = ik_machine_mem(c.m);
-	c.isp = ik_machine_device(c.m, "isp");
-	c.raw_bytes = (size_t)o.width * o.height * 2;
-	c.out_bytes = (size_t)o.width * o.height;
-	c.domain = iommu_paging_domain_alloc(c.isp);
-	ret = c.domain ? iommu_attach_device(c.domain, c.isp) : -errno;
-	c.attached = !ret;
-	if (!ret)
-		ret = alloc_buffers(&c);
-	if (!ret)
-		ret = map_buffers(&c);
-	if (ret) {
-		fprintf(stderr, "iommukit run: setup failed: %s\n", strerror(-ret));
-		release(&c);
+	report(&o, &r);
+	if (ret || r.errors || r.isp.frames_bad || r.isp.frames != o.frames ||
+	    (r.have_debug && r.debug.errors))
 		return EXIT_FAILED;
-	}
-	iommu_set_fault_handler(c.domain, count_fault, &st.faults);
-	ik_iommu_domain_for_each_mapping(c.domain, count_leaf, st.leaves);
-
-	bool progress = isatty(STDERR_FILENO);
-	for (unsigned int n = 0; n < o.frames && !ret; n++) {
-		if (n == o.frames / 2 && o.frames > 1) {
-			/* Between streams the ISP powers off; its MMU loses its context. */
-			ret = omap_iommu_save_ctx(c.isp);
-			if (!ret)
-				ret = ik_machine_iommu_power(c.m, ik_device_iommu_name(c.isp), false);
-			if (!ret)
-				ret = ik_machine_iommu_power(c.m, ik_device_iommu_name(c.isp), true);
-			if (!ret)
-				ret = omap_iommu_restore_ctx(c.isp);
-			if (ret)
-				break;
-		}
-		ret = run_frame(&c, n, &o, &st);
-		if (progress && now() - t0 > 2.0)
-			fprintf(stderr, "\rframe %u/%u", n + 1, o.frames);
-	}
-	if (progress && now() - t0 > 2.0)
-		fputc('\n', stderr);
-	ik_machine_iommu_stats(c.m, ik_device_iommu_name(c.isp), &st.hw);
-	st.seconds = now() - t0;
-	if (ret)
-		fprintf(stderr, "iommukit run: frame failed: %s\n", strerror(-ret));
-	else
-		report(&o, &st);
-	release(&c);
-	return ret || st.frames_bad ? EXIT_FAILED : EXIT_OK;
+	return EXIT_OK;
 bad:
-	fprintf(stderr, "iommukit run: bad value '%s'\n", optarg);
+	fprintf(stderr, "iommukit run: bad value '%s' for --%s\n", optarg, opts[idx].name);
 	run_usage(stderr);
 	return EXIT_USAGE;
 }
