@@ -146,7 +146,8 @@ void isp_pipeline_out_size(const struct isp_pipeline *p, unsigned int *w, unsign
 
 /*
  * Device address and size of buffer @index of @kind, while it is mapped.
- * -ENOENT if there is no such buffer or it is not mapped now.
+ * -ENOENT if there is no such buffer or it is not mapped now, -EINVAL for
+ * NULL arguments. (The getters above ignore a NULL pipeline.)
  */
 int isp_pipeline_buffer(const struct isp_pipeline *p, enum isp_buffer_kind kind,
 			unsigned int index, dma_addr_t *dma, size_t *size);

@@ -420,22 +420,26 @@ int isp_capture_frame(struct isp_pipeline *p, unsigned int *bad_checks)
 
 void isp_get_stats(const struct isp_pipeline *p, struct isp_stats *st)
 {
+	if (!p || !st)
+		return;
 	*st = p->st;
 	st->faults = __atomic_load_n(&p->st.faults, __ATOMIC_RELAXED);
 }
 
 struct iommu_domain *isp_pipeline_domain(struct isp_pipeline *p)
 {
-	return p->domain;
+	return p ? p->domain : NULL;
 }
 
 bool isp_pipeline_has_power_ctx(const struct isp_pipeline *p)
 {
-	return p->omap_ctx;
+	return p && p->omap_ctx;
 }
 
 void isp_pipeline_out_size(const struct isp_pipeline *p, unsigned int *w, unsigned int *h)
 {
+	if (!p || !w || !h)
+		return;
 	*w = p->g.ow;
 	*h = p->g.oh;
 }
@@ -446,6 +450,8 @@ int isp_pipeline_buffer(const struct isp_pipeline *p, enum isp_buffer_kind kind,
 	const struct isp_ubuf *u = NULL;
 	const struct isp_statbuf *s = NULL;
 
+	if (!p || !dma || !size)
+		return -EINVAL;
 	switch (kind) {
 	case ISP_BUF_RAW:
 		u = index < ISP_RAW_BUFS ? &p->raw[index] : NULL;

@@ -193,6 +193,8 @@ static void test_buffers(void **state)
 		assert_int_equal(isp_pipeline_buffer(f.p, ISP_BUF_HIST, i, &dma, &size), 0);
 	}
 	assert_int_equal(isp_pipeline_buffer(f.p, ISP_BUF_RAW, 2, &dma, &size), -ENOENT);
+	assert_int_equal(isp_pipeline_buffer(NULL, ISP_BUF_RAW, 0, &dma, &size), -EINVAL);
+	assert_int_equal(isp_pipeline_buffer(f.p, ISP_BUF_RAW, 0, NULL, &size), -EINVAL);
 	capture_ok(&f, 2);
 	fx_destroy(&f);
 }
@@ -419,6 +421,11 @@ static void test_bad_params(void **state)
 	assert_int_equal(isp_pipeline_create(m, ik_machine_device(m, "isp"), &params, &p),
 			 -EINVAL);
 	assert_int_equal(isp_pipeline_create(NULL, NULL, &params, &p), -EINVAL);
+	assert_int_equal(isp_stream_start(NULL), -EINVAL);
+	assert_int_equal(isp_stream_stop(NULL), -EINVAL);
+	assert_int_equal(isp_capture_frame(NULL, NULL), -EINVAL);
+	assert_null(isp_pipeline_domain(NULL));
+	isp_pipeline_destroy(NULL);
 	assert_int_equal(ik_mem_free_count(ik_machine_mem(m)), before);
 	assert_null(ik_iommu_get_domain_for_dev(ik_machine_device(m, "isp")));
 	ik_machine_destroy(m);
