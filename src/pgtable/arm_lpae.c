@@ -452,6 +452,21 @@ static void lpae_free_tree(struct lpae_pgtable *lp, const struct lpae_table *t, 
  * range to it, so the range the driver invalidates reaches the walk caches
  * that may point at it.
  */
+/*
+ * A slot at a level above the leaves is about to get a new table or block
+ * in [@va, @va + @size). With counting, a table that used to hang there may
+ * have been retired by a neighbour's unmap whose invalidation has not run
+ * yet, and an IOMMU's walk cache can still lead through it (to an empty or
+ * freed table). Drop those walk-cache entries first: a walk cache holds
+ * table descriptors, the finest of which cover 2 MiB. Without counting no
+ * table is ever retired under a live parent, so there is nothing to drop.
+ */
+static void lpae_drop_stale_walks(struct lpae_pgtable *lp, uint64_t va, uint64_t size)
+{
+	if (lp->counted)
+		lp->tlb->tlb_flush_walk(va, size, ik_min(size, (uint64_t)LPAE_SZ_2M), lp->cookie);
+}
+
 LPAE_COLD static void lpae_retire(struct lpae_pgtable *lp, struct ik_page *pg, phys_addr_t pa,
 				  unsigned int lvl, uint64_t va, struct iommu_iotlb_gather *gather)
 {
@@ -532,6 +547,7 @@ LPAE_COLD static int lpae_install(struct lpae_pgtable *lp, struct lpae_table *pa
 	/* The entry added to @parent is counted before it is written. */
 	if (count_parent)
 		pt_table_get(parent->pg, 1);
+	lpae_drop_stale_walks(lp, va & ~((1ULL << lvl_shift(lvl)) - 1), 1ULL << lvl_shift(lvl));
 	if (ik_cmpxchg_le64(p, 0, chain[0].pa | PTE_TYPE_TABLE)) {
 		*out = chain[n - 1];
 		return 0;
@@ -805,6 +821,8 @@ static int lpae_map_general(struct lpae_pgtable *lp, uint64_t iova, uint64_t pad
 		if (ret)
 			break;
 		uint64_t *p = t.pte + idx;
+		if (lvl < LPAE_LEAF_LEVEL)
+			lpae_drop_stale_walks(lp, va, (uint64_t)n << shift);
 		i = lpae_write_run(p, n, desc, pgsize);
 		while (unlikely(i < n)) {
 			uint64_t e = ik_read_le64(&p[i]);

@@ -587,6 +587,37 @@ static void test_unmap_without_sync_is_stale(void **state)
 	assert_int_equal(ik_mem_free_count(fx->mem), fx->free_pages_at_start);
 }
 
+/*
+ * An unmap that empties a table, not yet synced, must not break a map of a
+ * neighbouring page made meanwhile: hardware that caches table walks may
+ * still point at the emptied table until the invalidation, so the new
+ * table must not be reachable through that stale entry.
+ */
+static void test_map_beside_unsynced_unmap(void **state)
+{
+	struct fixture *fx = *state;
+	size_t p = fx->min_page;
+	phys_addr_t pa = ik_test_alloc(fx->m, 2 * p, p);
+	dma_addr_t x = fx->base, y = fx->base + 8 * p; /* same last-level table */
+	struct iommu_iotlb_gather gather;
+	char b = 0;
+
+	assert_int_equal(iommu_map(fx->domain, x, pa, p, RW, GFP_KERNEL), 0);
+	assert_int_equal(ik_dma_read(fx->dev, x, &b, 1), 0); /* caches the walk */
+	iommu_iotlb_gather_init(&gather);
+	assert_int_equal(iommu_unmap_fast(fx->domain, x, p, &gather), p);
+	assert_int_equal(iommu_map(fx->domain, y, pa + p, p, RW, GFP_KERNEL), 0);
+	assert_int_equal(ik_dma_write(fx->dev, y, "y", 1), 0);
+	ik_mem_read(fx->mem, pa + p, &b, 1);
+	assert_int_equal(b, 'y');
+	iommu_iotlb_sync(fx->domain, &gather);
+	assert_int_equal(ik_dma_read(fx->dev, y, &b, 1), 0);
+	assert_int_equal(ik_dma_read(fx->dev, x, &b, 1), -EFAULT);
+	assert_int_equal(iommu_unmap(fx->domain, y, p), p);
+	ik_mem_free_pages(fx->mem, pa, 2);
+	assert_int_equal(ik_mem_free_count(fx->mem), fx->free_pages_at_start);
+}
+
 /* --- concurrency --- */
 
 struct worker {
@@ -696,6 +727,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fault_handler_may_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmap_without_sync_is_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_beside_unsynced_unmap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_disjoint_map_unmap, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_identity_and_blocked, setup, teardown),
