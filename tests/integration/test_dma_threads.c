@@ -11,12 +11,14 @@
  * On the "smmu" machine two devices of one group (cam0, cam1: one stream
  * ID) share the domain, as the camera pipeline's functions will.
  *
- * Known issue (reported): the page-table formats free a table as soon as an
+ * Known issue (open): the page-table formats free a table as soon as an
  * unmap empties it, and the invalidation of walk caches that still point at
- * it comes with the unmap's IOTLB sync. A mapping another thread makes in
- * the same span meanwhile gets a new table; if its device walks through
- * the SMMU's cached pointer to the old table before that sync, it faults.
- * The DMA layer cannot close that window (it is inside the core's unmap).
+ * it comes with the unmap's IOTLB sync. The Arm LPAE format now drops a
+ * slot's walk-cache entries before it puts a new table there, which fixes
+ * the single-threaded case (tests/conformance: map beside an unsynced
+ * unmap); with several threads emptying and refilling tables of one span
+ * at once the SMMU still, rarely, walks through a stale walk-cache entry
+ * (gone with the model's walk cache disabled): not yet understood.
  * So on the SMMU this test keeps, as a busy device does, one buffer mapped
  * in each 2 MiB region of the IOVA space it uses: tables then never empty.
  * The OMAP MMU has no walk cache and runs without.
