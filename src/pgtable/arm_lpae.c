@@ -169,6 +169,7 @@ struct lpae_pgtable {
 	uint64_t id;                 /* unique per instance, for the walk cache */
 	/* Tables retired so far; written rarely, read by every walk. */
 	alignas(64) uint64_t retired;
+	uint64_t marks;              /* retirement markers handed out */
 };
 
 static inline struct lpae_pgtable *to_lpae(struct io_pgtable_ops *ops)
@@ -196,6 +197,29 @@ static inline bool pte_is_leaf(uint64_t e, unsigned int lvl)
 	if (lvl == LPAE_LEAF_LEVEL)
 		return (e & PTE_TYPE_MASK) == PTE_TYPE_PAGE;
 	return lvl > 0 && (e & PTE_TYPE_MASK) == PTE_TYPE_BLOCK;
+}
+
+/*
+ * A slot whose table was retired holds a marker, not 0: an invalid
+ * descriptor (bit 0 clear, so walkers fault and ignore the rest) with a
+ * number unique to that retirement. A walk cache may still lead through the
+ * slot to the retired table until the retiring unmap's invalidation, so
+ * whoever fills the slot again first drops the slot's walk-cache entries,
+ * then swaps the exact marker it saw for its table or block: if the slot
+ * was filled and retired again meanwhile, the marker differs and the swap
+ * fails, so no walk cached in between can survive.
+ */
+#define PTE_RETIRED 0x2ULL
+
+static inline bool pte_is_retired(uint64_t e)
+{
+	return (e & PTE_TYPE_MASK) == PTE_RETIRED;
+}
+
+/* A slot with nothing mapped: never used, or left by a retired table. */
+static inline bool pte_is_free(uint64_t e)
+{
+	return !e || pte_is_retired(e);
 }
 
 static inline uint64_t leaf_type(unsigned int lvl)
@@ -452,19 +476,20 @@ static void lpae_free_tree(struct lpae_pgtable *lp, const struct lpae_table *t, 
  * range to it, so the range the driver invalidates reaches the walk caches
  * that may point at it.
  */
+/* A marker for a slot whose table is being retired (see PTE_RETIRED). */
+static inline uint64_t lpae_mark(struct lpae_pgtable *lp)
+{
+	return (__atomic_add_fetch(&lp->marks, 1, __ATOMIC_RELAXED) << 2) | PTE_RETIRED;
+}
+
 /*
- * A slot at a level above the leaves is about to get a new table or block
- * in [@va, @va + @size). With counting, a table that used to hang there may
- * have been retired by a neighbour's unmap whose invalidation has not run
- * yet, and an IOMMU's walk cache can still lead through it (to an empty or
- * freed table). Drop those walk-cache entries first: a walk cache holds
- * table descriptors, the finest of which cover 2 MiB. Without counting no
- * table is ever retired under a live parent, so there is nothing to drop.
+ * Before filling a slot that held a retired table: drop the walk-cache
+ * entries for [@va, @va + @size), the slot's span. A walk cache holds
+ * table descriptors, the finest of which cover 2 MiB.
  */
 static void lpae_drop_stale_walks(struct lpae_pgtable *lp, uint64_t va, uint64_t size)
 {
-	if (lp->counted)
-		lp->tlb->tlb_flush_walk(va, size, ik_min(size, (uint64_t)LPAE_SZ_2M), lp->cookie);
+	lp->tlb->tlb_flush_walk(va, size, ik_min(size, (uint64_t)LPAE_SZ_2M), lp->cookie);
 }
 
 LPAE_COLD static void lpae_retire(struct lpae_pgtable *lp, struct ik_page *pg, phys_addr_t pa,
@@ -478,7 +503,7 @@ LPAE_COLD static void lpae_retire(struct lpae_pgtable *lp, struct ik_page *pg, p
 			return; /* a mapper took a reference: it lives on */
 		if (unlikely(!lpae_table_at(lp, pg->next, &parent)))
 			return;
-		ik_write_le64(&parent.pte[lvl_idx(va, lvl - 1)], 0);
+		ik_write_le64(&parent.pte[lvl_idx(va, lvl - 1)], lpae_mark(lp));
 		lpae_seq_retire(lp);
 		if (gather) {
 			iommu_pages_list_add(lp->mem, gather, pa);
@@ -520,7 +545,7 @@ static inline void lpae_release(struct lpae_pgtable *lp, const struct lpae_table
  * Return: 0; -EAGAIN when @p changed (walk again); -ENOMEM.
  */
 LPAE_COLD static int lpae_install(struct lpae_pgtable *lp, struct lpae_table *parent,
-				  uint64_t *p, unsigned int lvl, uint64_t va,
+				  uint64_t *p, uint64_t old, unsigned int lvl, uint64_t va,
 				  unsigned int leaf_lvl, int32_t refs, struct lpae_table *out)
 {
 	struct lpae_table chain[LPAE_LEVELS];
@@ -547,8 +572,10 @@ LPAE_COLD static int lpae_install(struct lpae_pgtable *lp, struct lpae_table *pa
 	/* The entry added to @parent is counted before it is written. */
 	if (count_parent)
 		pt_table_get(parent->pg, 1);
-	lpae_drop_stale_walks(lp, va & ~((1ULL << lvl_shift(lvl)) - 1), 1ULL << lvl_shift(lvl));
-	if (ik_cmpxchg_le64(p, 0, chain[0].pa | PTE_TYPE_TABLE)) {
+	if (pte_is_retired(old))
+		lpae_drop_stale_walks(lp, va & ~((1ULL << lvl_shift(lvl)) - 1),
+				      1ULL << lvl_shift(lvl));
+	if (ik_cmpxchg_le64(p, old, chain[0].pa | PTE_TYPE_TABLE)) {
 		*out = chain[n - 1];
 		return 0;
 	}
@@ -586,9 +613,9 @@ static int lpae_table_get_uncounted(struct lpae_pgtable *lp, uint64_t va, unsign
 				return -EFAULT;
 			continue; /* installed meanwhile */
 		}
-		if (e)
+		if (!pte_is_free(e))
 			return -EEXIST;
-		ret = lpae_install(lp, &path[l], p, l, va, lvl, 0, out);
+		ret = lpae_install(lp, &path[l], p, e, l, va, lvl, 0, out);
 		if (ret != -EAGAIN)
 			return ret;
 	}
@@ -632,8 +659,8 @@ static int lpae_table_get(struct lpae_pgtable *lp, uint64_t va, unsigned int lvl
 			struct lpae_table child;
 
 			if (!pte_is_table(e, l)) {
-				ret = e ? -EEXIST :
-					  lpae_install(lp, &cur, p, l, va, lvl, refs, out);
+				ret = !pte_is_free(e) ? -EEXIST :
+					  lpae_install(lp, &cur, p, e, l, va, lvl, refs, out);
 				break;
 			}
 			if (!lpae_table_at(lp, e & PTE_ADDR_MASK, &child)) {
@@ -678,7 +705,7 @@ static int lpae_table_get(struct lpae_pgtable *lp, uint64_t va, unsigned int lvl
 static bool lpae_words_zero(const uint64_t *p)
 {
 	for (unsigned int i = 0; i < LPAE_ENTRIES; i++)
-		if (ik_read_le64(&p[i]))
+		if (!pte_is_free(ik_read_le64(&p[i])))
 			return false;
 	return true;
 }
@@ -691,7 +718,7 @@ static bool lpae_tree_empty(const struct lpae_pgtable *lp, const struct lpae_tab
 		uint64_t e = ik_read_le64_acquire(&t->pte[i]);
 		struct lpae_table c;
 
-		if (!e)
+		if (pte_is_free(e))
 			continue;
 		if (!pte_is_table(e, lvl) || !lpae_table_at(lp, e & PTE_ADDR_MASK, &c) ||
 		    !lpae_tree_empty(lp, &c, lvl + 1))
@@ -734,7 +761,7 @@ LPAE_COLD static int lpae_drop_empty(struct lpae_pgtable *lp, struct lpae_table 
 			uint64_t ce = ik_read_le64_acquire(&c.pte[i]);
 			int ret;
 
-			if (!ce)
+			if (pte_is_free(ce))
 				continue;
 			if (!pte_is_table(ce, lvl + 1))
 				return -EEXIST;
@@ -821,11 +848,18 @@ static int lpae_map_general(struct lpae_pgtable *lp, uint64_t iova, uint64_t pad
 		if (ret)
 			break;
 		uint64_t *p = t.pte + idx;
-		if (lvl < LPAE_LEAF_LEVEL)
-			lpae_drop_stale_walks(lp, va, (uint64_t)n << shift);
 		i = lpae_write_run(p, n, desc, pgsize);
 		while (unlikely(i < n)) {
 			uint64_t e = ik_read_le64(&p[i]);
+
+			if (pte_is_retired(e)) {
+				/* A block where a table was retired: see PTE_RETIRED. */
+				lpae_drop_stale_walks(lp, va + ((uint64_t)i << shift), pgsize);
+				if (ik_cmpxchg_le64(&p[i], e, desc + i * pgsize))
+					i++;
+				i += lpae_write_run(p + i, n - i, desc + i * pgsize, pgsize);
+				continue;
+			}
 
 			/* A table without leaves makes way; our reference stays for the block. */
 			if (!pte_is_table(e, lvl) ||
@@ -993,7 +1027,7 @@ static bool lpae_clear_tree(struct lpae_pgtable *lp, uint64_t *p, const struct l
 	}
 	if (!lp->counted || !pt_table_put(t->pg, removed) || !pt_table_kill(t->pg))
 		return false;
-	ik_write_le64(p, 0);
+	ik_write_le64(p, lpae_mark(lp));
 	lpae_seq_retire(lp);
 	iommu_pages_list_add(lp->mem, gather, t->pa);
 	return true;
