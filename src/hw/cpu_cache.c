@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ik/dma.h"
 #include "ik/cpu-cache.h"
 #include "ik/machine.h"
 
@@ -402,6 +403,7 @@ int ik_cpu_read(struct ik_machine *m, phys_addr_t pa, void *buf, size_t len)
 
 	if (!m)
 		return -EINVAL;
+	ik_dma_debug_cpu_access(m, pa, len, false); /* dma-debug's ownership check */
 	if (!c)
 		return ik_mem_read(ik_machine_mem(m), pa, buf, len);
 	return ik_cpu_cache_access(c, pa, buf, len, false);
@@ -414,6 +416,7 @@ int ik_cpu_write(struct ik_machine *m, phys_addr_t pa, const void *buf, size_t l
 
 	if (!m)
 		return -EINVAL;
+	ik_dma_debug_cpu_access(m, pa, len, true);
 	if (!c)
 		return ik_mem_write(ik_machine_mem(m), pa, buf, len);
 	/* Only read: the cast serves the shared access function. */

@@ -355,6 +355,26 @@ static void test_leaks(void **state)
 	ik_dma_debug_set_enabled(true);
 }
 
+/* The CPU access helpers report to dma-debug themselves. */
+static void test_cpu_helpers_report(void **state)
+{
+	struct fx *f = *state;
+	phys_addr_t p = f->buf;
+	uint64_t before = stats().cpu_device_owned;
+	char b[8] = { 0 };
+
+	dma_addr_t a = dma_map_page(f->dev, p, 0, IK_SZ_4K, DMA_FROM_DEVICE);
+	assert_int_equal(ik_cpu_read(f->m, p + 8, b, sizeof(b)), 0);
+	assert_int_equal(stats().cpu_device_owned, before + 1);
+	assert_int_equal(ik_cpu_write(f->m, p + 8, b, sizeof(b)), 0);
+	assert_int_equal(stats().cpu_device_owned, before + 2);
+	dma_sync_single_for_cpu(f->dev, a, IK_SZ_4K, DMA_FROM_DEVICE);
+	assert_int_equal(ik_cpu_read(f->m, p + 8, b, sizeof(b)), 0); /* the CPU's now */
+	assert_int_equal(stats().cpu_device_owned, before + 2);
+	dma_unmap_page(f->dev, a, IK_SZ_4K, DMA_FROM_DEVICE);
+	ik_dma_debug_reset_stats();
+}
+
 /* CPU accesses as the CPU access path reports them (ik_dma_debug_cpu_access()). */
 static void test_cpu_access(void **state)
 {
@@ -479,6 +499,7 @@ int main(void)
 		BOTH(test_free_coherent_mismatch),
 		BOTH(test_sync_checks),
 		BOTH(test_leaks),
+		BOTH(test_cpu_helpers_report),
 		BOTH(test_cpu_access),
 		BOTH(test_off),
 		BOTH(test_enabled_late),
