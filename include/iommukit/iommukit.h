@@ -8,5 +8,8 @@
 #include <iommukit/iommu.h>
 #include <iommukit/platform.h>
 #include <iommukit/omap-iommu.h>
+#include <iommukit/iova.h>
+#include <iommukit/dma-mapping.h>
+#include <iommukit/iovmm.h>
 
 #endif /* IOMMUKIT_IOMMUKIT_H */
