@@ -37,24 +37,26 @@ static inline unsigned int ik_fls64(uint64_t x) { return 63u - (unsigned int)__b
 /*
  * Hardware-visible words. Page-table entries are read by the hardware
  * models' walkers while drivers write them, as on silicon, so every access
- * is a relaxed atomic (a plain load or store on the hosts we support),
- * in the byte order the hardware defines.
+ * is atomic, in the byte order the hardware defines. Stores release and
+ * loads acquire (plain moves on x86): whoever reads an entry also sees what
+ * its writer did before, which is what lets a thread that finds an entry
+ * gone free the table it was in after another thread wrote it.
  */
 static inline uint32_t ik_read_le32(const uint32_t *p)
 {
-	return le32toh(__atomic_load_n(p, __ATOMIC_RELAXED));
+	return le32toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
 }
 static inline void ik_write_le32(uint32_t *p, uint32_t v)
 {
-	__atomic_store_n(p, htole32(v), __ATOMIC_RELAXED);
+	__atomic_store_n(p, htole32(v), __ATOMIC_RELEASE);
 }
 static inline uint64_t ik_read_le64(const uint64_t *p)
 {
-	return le64toh(__atomic_load_n(p, __ATOMIC_RELAXED));
+	return le64toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
 }
 static inline void ik_write_le64(uint64_t *p, uint64_t v)
 {
-	__atomic_store_n(p, htole64(v), __ATOMIC_RELAXED);
+	__atomic_store_n(p, htole64(v), __ATOMIC_RELEASE);
 }
 /* Load that orders later loads of the table it points to (publication). */
 static inline uint32_t ik_read_le32_acquire(const uint32_t *p)
