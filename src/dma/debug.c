@@ -127,20 +127,6 @@ static const char *type_str(enum ik_dma_debug_type type)
 	}
 }
 
-static const char *dir_str(enum dma_data_direction dir)
-{
-	switch (dir) {
-	case DMA_BIDIRECTIONAL:
-		return "bidirectional";
-	case DMA_TO_DEVICE:
-		return "to-device";
-	case DMA_FROM_DEVICE:
-		return "from-device";
-	default:
-		return "invalid";
-	}
-}
-
 /* Count one failed check of kind @counter (and in errors) and log it. */
 static void __attribute__((format(printf, 2, 3))) report(uint64_t *counter, const char *fmt, ...)
 {
@@ -535,8 +521,8 @@ int ik_dma_debug_remove(struct ik_dma_debug_ref *ref)
 		       m->segs[0].size, m->segs[0].size);
 	if (m->dir != ref->dir && m->type != IK_DMA_DEBUG_COHERENT)
 		report(&stats.bad_unmap, "%s: %s of %#llx as %s, mapped %s",
-		       ref->dev->name, what, (unsigned long long)ref->addr, dir_str(ref->dir),
-		       dir_str(m->dir));
+		       ref->dev->name, what, (unsigned long long)ref->addr, ik_dma_dir_name(ref->dir),
+		       ik_dma_dir_name(m->dir));
 	if (m->type == IK_DMA_DEBUG_COHERENT && m->cpu_addr != ref->cpu_addr) {
 		pthread_mutex_unlock(&dbg_lock);
 		report(&stats.bad_unmap, "%s: free_coherent of dma %#llx with CPU address %p, "
@@ -583,7 +569,7 @@ int ik_dma_debug_remove_sg(struct device *dev, const struct scatterlist *sg, int
 		       dev->name, (unsigned long long)addr, *nents, m->sg_nents);
 	if (*dir != m->dir)
 		report(&stats.bad_unmap, "%s: unmap_sg at %#llx as %s, mapped %s", dev->name,
-		       (unsigned long long)addr, dir_str(*dir), dir_str(m->dir));
+		       (unsigned long long)addr, ik_dma_dir_name(*dir), ik_dma_dir_name(m->dir));
 	/* The unmap lays the list out again from its entries: they must be as mapped. */
 	for (i = 0; i < m->sg_nents; i++)
 		if (sg[i].phys != m->phys[i].phys || sg[i].length != m->phys[i].size)
@@ -627,7 +613,7 @@ static struct dbg_map *check_sync(struct device *dev, dma_addr_t addr, size_t si
 	}
 	if (m->dir != dir)
 		report(&stats.bad_sync, "%s: %s of %#llx+%#zx as %s, mapped %s", dev->name, what,
-		       (unsigned long long)addr, size, dir_str(dir), dir_str(m->dir));
+		       (unsigned long long)addr, size, ik_dma_dir_name(dir), ik_dma_dir_name(m->dir));
 	return m;
 }
 
@@ -731,7 +717,7 @@ void ik_dma_debug_cpu_access(struct ik_machine *m, phys_addr_t pa, size_t len, b
 				       "CPU %s of %#llx+%#zx while %s owns it (%s %s mapping at "
 				       "%#llx; sync it for the CPU first)",
 				       write ? "write" : "read", (unsigned long long)pa, len,
-				       mp->dev_name, dir_str(mp->dir), type_str(mp->type),
+				       mp->dev_name, ik_dma_dir_name(mp->dir), type_str(mp->type),
 				       (unsigned long long)mp->segs[0].addr);
 				found = true;
 				break;
@@ -765,7 +751,7 @@ static unsigned int leaks_locked(const struct device *dev, const char *when)
 			continue;
 		report(&stats.leaked, "%s: %s mapping %#llx+%#zx (%s) still live %s",
 		       m->dev_name, type_str(m->type), (unsigned long long)m->segs[0].addr,
-		       m->segs[0].size, dir_str(m->dir), when);
+		       m->segs[0].size, ik_dma_dir_name(m->dir), when);
 		map_unlink(m);
 		map_free(m);
 		n++;

@@ -39,20 +39,6 @@ static inline bool dev_valid(const struct device *dev)
 	return dev && dev->machine;
 }
 
-static const char *dir_name(enum dma_data_direction dir)
-{
-	switch (dir) {
-	case DMA_BIDIRECTIONAL:
-		return "bidirectional";
-	case DMA_TO_DEVICE:
-		return "to-device";
-	case DMA_FROM_DEVICE:
-		return "from-device";
-	default:
-		return "invalid";
-	}
-}
-
 /* The ops for @dev now, and the DMA domain they work in (NULL: direct). */
 static inline const struct ik_dma_map_ops *dma_ops(struct device *dev,
 						    struct iommu_domain **domain)
@@ -78,31 +64,13 @@ static inline void note_untracked(void)
 		__atomic_store_n(&ik_dma_debug_untracked, true, __ATOMIC_RELAXED);
 }
 
-/* [pa, pa + len) is RAM (possibly over adjacent regions); len > 0. */
-static bool __attribute__((noinline)) range_is_ram_slow(struct ik_mem *mem, phys_addr_t pa,
-							 size_t len)
-{
-	if (pa + (len - 1) < pa)
-		return false;
-	while (len) {
-		struct ik_mem_region *r = ik_mem_region_of(mem, pa);
-
-		if (!r)
-			return false;
-		uint64_t n = ik_min((uint64_t)len, r->size - (pa - r->base));
-		pa += n;
-		len -= n;
-	}
-	return true;
-}
-
 static inline bool range_is_ram(struct ik_mem *mem, phys_addr_t pa, size_t len)
 {
 	struct ik_mem_region *r = ik_mem_region_of(mem, pa);
 
 	if (likely(r && len <= r->size - (pa - r->base)))
 		return true; /* the common case: inside one region */
-	return range_is_ram_slow(mem, pa, len);
+	return ik_mem_range_is_ram(mem, pa, len); /* across adjacent regions */
 }
 
 /* --- device limits --- */
@@ -441,7 +409,7 @@ static void unmap_phys(struct device *dev, dma_addr_t addr, size_t size,
 	if (!dev_valid(dev) || !dir_valid(dir) || !size || (attrs & ~IK_DMA_ATTR_KNOWN)) {
 		ik_dma_debug_error("dma: %s: %s of %#llx+%#zx (%s): invalid arguments; ignored",
 				   dev ? dev->name : "(null)", what, (unsigned long long)addr,
-				   size, dir_name(dir));
+				   size, ik_dma_dir_name(dir));
 		return;
 	}
 	if (ik_dma_debug_active()) {
@@ -569,7 +537,7 @@ void ik_dma_unmap_sg_attrs(struct device *dev, struct scatterlist *sg, int nents
 	    (attrs & ~IK_DMA_ATTR_KNOWN)) {
 		ik_dma_debug_error("dma: %s: unmap_sg of %d entries (%s): invalid arguments; "
 				   "ignored",
-				   dev ? dev->name : "(null)", nents, dir_name(dir));
+				   dev ? dev->name : "(null)", nents, ik_dma_dir_name(dir));
 		return;
 	}
 	/* What was really mapped decides what is undone; nothing if nothing was. */
@@ -598,7 +566,7 @@ static void sync_single(struct device *dev, dma_addr_t addr, size_t size,
 	if (!dev_valid(dev) || !dir_valid(dir) || !size) {
 		ik_dma_debug_error("dma: %s: %s of %#llx+%#zx (%s): invalid arguments; ignored",
 				   dev ? dev->name : "(null)", what, (unsigned long long)addr,
-				   size, dir_name(dir));
+				   size, ik_dma_dir_name(dir));
 		return;
 	}
 	if (ik_dma_debug_active())
@@ -643,7 +611,7 @@ static void sync_sg(struct device *dev, struct scatterlist *sg, int nents,
 		ik_dma_debug_error("dma: %s: sync_sg_for_%s of %d entries (%s): invalid "
 				   "arguments; ignored",
 				   dev ? dev->name : "(null)", for_cpu ? "cpu" : "device", nents,
-				   dir_name(dir));
+				   ik_dma_dir_name(dir));
 		return;
 	}
 	if (ik_dma_debug_active())

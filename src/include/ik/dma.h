@@ -234,4 +234,19 @@ void ik_dma_domain_detach_dev(struct iommu_domain *domain, struct device *dev);
  */
 struct iova_domain *iommu_dma_get_iovad(struct iommu_domain *domain);
 
+/* A direction's name, for messages. */
+static inline const char *ik_dma_dir_name(enum dma_data_direction dir)
+{
+	switch (dir) {
+	case DMA_BIDIRECTIONAL:
+		return "bidirectional";
+	case DMA_TO_DEVICE:
+		return "to-device";
+	case DMA_FROM_DEVICE:
+		return "from-device";
+	default:
+		return "invalid";
+	}
+}
+
 #endif /* IK_DMA_H */
