@@ -24,32 +24,13 @@
 
 #include <iommukit/iova.h>
 
+#include "bench.h"
+
 #define LIMIT      ((1UL << 24) - 1) /* 64 GiB of 4 KiB pfns */
 #define LIVE       100000
 #define FAST_PAIRS 10000000
 #define SLOW_PAIRS 1000000
 #define CHURN_OPS  300000
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static inline uint64_t rnd(uint64_t *s)
 {
@@ -60,27 +41,6 @@ static inline uint64_t rnd(uint64_t *s)
 	x ^= x >> 27;
 	*s = x;
 	return x * 0x2545f4914f6cdd1dULL;
-}
-
-struct result {
-	char name[64];
-	const char *unit;
-	double value;
-	double target; /* 0: none */
-};
-
-#define MAX_RESULTS 48
-static struct result results[MAX_RESULTS];
-static int nr_results;
-
-static void record(const char *name, const char *unit, double *samples, int reps, double target)
-{
-	struct result *r = &results[nr_results++];
-
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->unit = unit;
-	r->value = median(samples, reps);
-	r->target = target;
 }
 
 static volatile uint64_t sink;
@@ -97,35 +57,35 @@ static void bench_baselines(int reps)
 
 	for (int r = 0; r < reps; r++) {
 		uint64_t acc = 0;
-		double t = now_ns();
+		double t = bench_now_ns();
 
 		for (uint64_t i = 0; i < FAST_PAIRS; i++) {
 			acc += i;
 			__asm__ volatile("" : "+r"(acc));
 		}
-		empty[r] = (now_ns() - t) / FAST_PAIRS;
+		empty[r] = (bench_now_ns() - t) / FAST_PAIRS;
 		sink += acc;
 
-		t = now_ns();
+		t = bench_now_ns();
 		for (int i = 0; i < FAST_PAIRS / 4; i++) {
 			void *p = malloc(64);
 
 			__asm__ volatile("" : : "r"(p) : "memory");
 			free(p);
 		}
-		mf[r] = (now_ns() - t) / (FAST_PAIRS / 4);
+		mf[r] = (bench_now_ns() - t) / (FAST_PAIRS / 4);
 
 		double c = 0;
 
-		t = now_ns();
+		t = bench_now_ns();
 		for (int i = 0; i < CHURN_OPS; i++)
-			c += now_ns();
-		clk[r] = (now_ns() - t) / CHURN_OPS;
+			c += bench_now_ns();
+		clk[r] = (bench_now_ns() - t) / CHURN_OPS;
 		sink += (uint64_t)c;
 	}
-	record("baseline: empty loop iteration", "ns", empty, reps, 0);
-	record("baseline: malloc(64)+free pair", "ns", mf, reps, 0);
-	record("baseline: clock_gettime", "ns", clk, reps, 0);
+	bench_record("baseline: empty loop iteration", "ns", empty, reps, 0);
+	bench_record("baseline: malloc(64)+free pair", "ns", mf, reps, 0);
+	bench_record("baseline: clock_gettime", "ns", clk, reps, 0);
 }
 
 static void bench_fast(int reps)
@@ -146,21 +106,21 @@ static void bench_fast(int reps)
 
 			if (!p || free_iova_fast(&d, p, size)) /* warm: the range is cached */
 				die("warm-up");
-			double t = now_ns();
+			double t = bench_now_ns();
 
 			for (int i = 0; i < FAST_PAIRS; i++) {
 				p = alloc_iova_fast(&d, size, LIMIT, true);
 				free_iova_fast(&d, p, size);
 			}
-			ns[r] = (now_ns() - t) / FAST_PAIRS;
+			ns[r] = (bench_now_ns() - t) / FAST_PAIRS;
 			sink += p;
 		}
 		snprintf(name, sizeof(name), "fast: alloc+free %lu pfn%s, warm", size,
 			 size > 1 ? "s" : "");
-		record(name, "ns/pair", ns, reps, 8);
+		bench_record(name, "ns/pair", ns, reps, 8);
 	}
 	for (int r = 0; r < reps; r++) {
-		double t = now_ns();
+		double t = bench_now_ns();
 
 		for (int i = 0; i < FAST_PAIRS / 10; i++) {
 			struct iova_domain *x = i & 1 ? &d : &e;
@@ -168,9 +128,9 @@ static void bench_fast(int reps)
 
 			free_iova_fast(x, p, 1);
 		}
-		two[r] = (now_ns() - t) / (FAST_PAIRS / 10);
+		two[r] = (bench_now_ns() - t) / (FAST_PAIRS / 10);
 	}
-	record("fast: 1 pfn, two domains in turn", "ns/pair", two, reps, 0);
+	bench_record("fast: 1 pfn, two domains in turn", "ns/pair", two, reps, 0);
 	put_iova_domain(&d);
 	put_iova_domain(&e);
 }
@@ -215,25 +175,25 @@ static void bench_slow(int reps)
 		die("init");
 	live = populate(&d, &rng);
 	for (int r = 0; r < reps; r++) {
-		double t = now_ns();
+		double t = bench_now_ns();
 
 		for (int i = 0; i < SLOW_PAIRS; i++) {
 			struct iova *a = alloc_iova(&d, 1, LIMIT, true);
 
 			__free_iova(&d, a);
 		}
-		ns1[r] = (now_ns() - t) / SLOW_PAIRS;
+		ns1[r] = (bench_now_ns() - t) / SLOW_PAIRS;
 
-		t = now_ns();
+		t = bench_now_ns();
 		for (int i = 0; i < SLOW_PAIRS; i++) {
 			struct iova *a = alloc_iova(&d, 1 + rnd(&rng) % 16, LIMIT, true);
 
 			__free_iova(&d, a);
 		}
-		nsr[r] = (now_ns() - t) / SLOW_PAIRS;
+		nsr[r] = (bench_now_ns() - t) / SLOW_PAIRS;
 	}
-	record("slow: alloc_iova+__free_iova 1 pfn, 100k live", "ns/pair", ns1, reps, 110);
-	record("slow: same, 1..16 pfns aligned, 100k live", "ns/pair", nsr, reps, 110);
+	bench_record("slow: alloc_iova+__free_iova 1 pfn, 100k live", "ns/pair", ns1, reps, 110);
+	bench_record("slow: same, 1..16 pfns aligned, 100k live", "ns/pair", nsr, reps, 110);
 	free(live);
 	put_iova_domain(&d);
 }
@@ -250,7 +210,7 @@ static void churn_record(const char *tag, struct churn_stats *s, int reps)
 
 	for (int k = 0; k < 6; k++) {
 		snprintf(name, sizeof(name), "churn %s: %s", tag, what[k]);
-		record(name, "ns/op", v[k], reps, k == 3 ? 2000 : 0);
+		bench_record(name, "ns/op", v[k], reps, k == 3 ? 2000 : 0);
 	}
 }
 
@@ -260,7 +220,7 @@ static void churn_stats_add(struct churn_stats *s, int r, double *lat, int n)
 
 	for (int i = 0; i < n; i++)
 		sum += lat[i];
-	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+	qsort(lat, (size_t)n, sizeof(*lat), bench_cmp_double);
 	s->mean[r] = sum / n;
 	s->p50[r] = lat[n / 2];
 	s->p90[r] = lat[(long)n * 90 / 100];
@@ -285,11 +245,11 @@ static void bench_churn_slow(int reps)
 		for (int i = 0; i < CHURN_OPS; i++) {
 			int k = (int)(rnd(&rng) % LIVE);
 			unsigned long size = 1 + rnd(&rng) % 16;
-			double t = now_ns();
+			double t = bench_now_ns();
 
 			__free_iova(&d, live[k]);
 			live[k] = alloc_iova(&d, size, LIMIT, true);
-			lat[i] = now_ns() - t;
+			lat[i] = bench_now_ns() - t;
 			if (!live[k])
 				die("churn alloc");
 		}
@@ -322,11 +282,11 @@ static void bench_churn_fast(int reps)
 		for (int i = 0; i < CHURN_OPS; i++) {
 			int k = (int)(rnd(&rng) % LIVE);
 			unsigned long sz = 1 + rnd(&rng) % 64;
-			double t = now_ns();
+			double t = bench_now_ns();
 
 			free_iova_fast(&d, pfn[k], size[k]);
 			pfn[k] = alloc_iova_fast(&d, sz, LIMIT, true);
-			lat[i] = now_ns() - t;
+			lat[i] = bench_now_ns() - t;
 			size[k] = sz;
 			if (!pfn[k])
 				die("churn alloc");
@@ -344,48 +304,16 @@ int main(int argc, char **argv)
 {
 	int reps = 7;
 	bool json = false;
+	char title[96];
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-			reps = atoi(argv[++i]);
-		} else if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else {
-			fprintf(stderr, "usage: %s [--reps N (1-64)] [--json]\n", argv[0]);
-			return 2;
-		}
-	}
-	if (reps < 1 || reps > 64) {
-		fprintf(stderr, "--reps must be 1..64\n");
+	if (!bench_parse_args(argc, argv, &reps, &json))
 		return 2;
-	}
-
 	bench_baselines(reps);
 	bench_fast(reps);
 	bench_slow(reps);
 	bench_churn_slow(reps);
 	bench_churn_fast(reps);
-
-	if (json) {
-		printf("{\n  \"reps\": %d,\n  \"results\": [\n", reps);
-		for (int i = 0; i < nr_results; i++)
-			printf("    {\"name\": \"%s\", \"unit\": \"%s\", \"value\": %.3f, "
-			       "\"target\": %.1f}%s\n",
-			       results[i].name, results[i].unit, results[i].value,
-			       results[i].target, i + 1 < nr_results ? "," : "");
-		printf("  ]\n}\n");
-		return 0;
-	}
-	printf("IOVA allocator (median of %d runs; %d live ranges where stated)\n\n", reps, LIVE);
-	printf("%-52s %10s %-8s %10s\n", "operation", "value", "unit", "target");
-	for (int i = 0; i < nr_results; i++) {
-		const struct result *r = &results[i];
-		char tg[24] = "";
-
-		if (r->target)
-			snprintf(tg, sizeof(tg), "< %.0f %s", r->target,
-				 r->value < r->target ? "ok" : "MISS");
-		printf("%-52s %10.2f %-8s %10s\n", r->name, r->value, r->unit, tg);
-	}
+	snprintf(title, sizeof(title), "IOVA allocator (%d live ranges where stated)", LIVE);
+	bench_print(title, reps, json);
 	return 0;
 }
