@@ -1074,14 +1074,28 @@ struct window {
 	dma_addr_t iova;
 	phys_addr_t pa;
 	int errors;
+	int stale, stuck, wrong; /* which check failed, for the message */
 };
 
 #define WINDOW_PAGES 64u
+
+/* The device whose DMA this thread issues. */
+static __thread struct device *this_threads_dev;
 
 static int map_on_fault(struct iommu_domain *domain, struct device *dev, dma_addr_t iova,
 			int flags, void *token)
 {
 	struct window *w = token; /* both windows */
+
+	/*
+	 * The interrupt runs in whichever thread raised it, and a bank latches
+	 * one fault at a time: this thread may be handed the other device's
+	 * fault, and could act on it late, after that device has retried, got
+	 * its page and unmapped its window again. Leave it: its own retry
+	 * faults again, in its own thread.
+	 */
+	if (dev != this_threads_dev)
+		return 0;
 
 	for (unsigned int i = 0; i < 2; i++) {
 		if (iova - w[i].iova >= WINDOW_PAGES * IK_SZ_4K)
@@ -1111,19 +1125,26 @@ static void *window_worker(void *arg)
 {
 	struct window *w = arg;
 
+	this_threads_dev = w->dev;
 	for (uint32_t round = 0; round < 20; round++) {
 		for (unsigned int i = 0; i < WINDOW_PAGES; i++) {
 			dma_addr_t iova = w->iova + i * IK_SZ_4K + 4 * (i % 8);
 			uint32_t v = round * 1000 + i, back = 0;
 			int tries = 1;
 
-			if (!ik_dma_write(w->dev, iova, &v, sizeof(v)))
+			if (!ik_dma_write(w->dev, iova, &v, sizeof(v))) {
 				w->errors++; /* served by a stale translation */
+				w->stale++;
+			}
 			while (ik_dma_write(w->dev, iova, &v, sizeof(v)) && tries < 1000)
 				tries++;
-			if (tries == 1000 || ik_dma_read(w->dev, iova, &back, sizeof(back)) ||
-			    back != v)
+			if (tries == 1000) {
 				w->errors++;
+				w->stuck++;
+			} else if (ik_dma_read(w->dev, iova, &back, sizeof(back)) || back != v) {
+				w->errors++;
+				w->wrong++;
+			}
 		}
 		if (iommu_unmap(w->f->dom, w->iova, WINDOW_PAGES * IK_SZ_4K) !=
 		    WINDOW_PAGES * IK_SZ_4K)
@@ -1148,8 +1169,10 @@ static void test_concurrent_dma_faults_and_unmaps(void **state)
 		assert_int_equal(pthread_create(&th[i], NULL, window_worker, &w[i]), 0);
 	for (unsigned int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
-	assert_int_equal(w[0].errors, 0);
-	assert_int_equal(w[1].errors, 0);
+	for (unsigned int i = 0; i < 2; i++)
+		if (w[i].errors)
+			fail_msg("window %u: %d errors (%d stale, %d stuck, %d wrong)", i,
+				 w[i].errors, w[i].stale, w[i].stuck, w[i].wrong);
 	/*
 	 * No stale translation, ever. (Unsynced invalidations are not checked
 	 * here: one device's DMA may well pass while the other's unmap is
