@@ -1273,18 +1273,9 @@ static __attribute__((noinline)) long lpae_unmap_general(struct lpae_pgtable *lp
 		return -EINVAL;
 
 	const uint64_t end = iova + ((uint64_t)pgcount << ik_ffs64(pgsize));
-	uint64_t va = iova;
-	while (va < end) {
-		long r = lpae_unmap_step(lp, va, lvl, end, gather);
+	uint64_t va;
 
-		if (r <= 0) {
-			if (va > iova)
-				break;
-			return r ? r : -ENOENT;
-		}
-		va += (uint64_t)r;
-	}
-	return (long)(va - iova);
+	return PT_UNMAP_STEPS(iova, end, va, lpae_unmap_step(lp, va, lvl, end, gather));
 }
 
 /**

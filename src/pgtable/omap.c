@@ -869,17 +869,9 @@ static long omap_unmap_general(struct omap_pgtable *op, uint64_t iova, size_t pg
 		return -EINVAL;
 
 	const uint64_t end = iova + ((uint64_t)pgcount << shift);
-	uint64_t va = iova;
-	while (va < end) {
-		long r = omap_unmap_step(op, (uint32_t)va, pgsize, end, gather);
-		if (r <= 0) {
-			if (va > iova)
-				break;
-			return r ? r : -ENOENT;
-		}
-		va += (uint64_t)r;
-	}
-	return (long)(va - iova);
+	uint64_t va;
+
+	return PT_UNMAP_STEPS(iova, end, va, omap_unmap_step(op, (uint32_t)va, pgsize, end, gather));
 }
 
 /**

@@ -87,4 +87,27 @@ static inline int32_t pt_table_users(struct ik_page *pg)
 	return __atomic_load_n(&pg->users, __ATOMIC_RELAXED) - IK_PAGE_TABLE_BIAS;
 }
 
+/*
+ * The loop every format's unmap_pages runs: unmap [@iova, @end) with
+ * @step, an expression that unmaps from @va (a uint64_t variable of the
+ * caller's) and yields the bytes it removed, 0 (nothing mapped there) or a
+ * negative errno. Evaluates to the bytes unmapped, stopping at the first
+ * step that removes nothing, or to that step's error (-ENOENT for 0) if it
+ * was the first (iommu_domain_ops.unmap_pages).
+ */
+#define PT_UNMAP_STEPS(iova, end, va, step)                                  \
+	({                                                                   \
+		long pt_ret_ = 0;                                            \
+		for ((va) = (iova); (va) < (end);) {                         \
+			long pt_r_ = (step);                                 \
+			if (pt_r_ <= 0) {                                    \
+				if ((va) == (iova))                          \
+					pt_ret_ = pt_r_ ? pt_r_ : -ENOENT;   \
+				break;                                       \
+			}                                                    \
+			(va) += (uint64_t)pt_r_;                             \
+		}                                                            \
+		pt_ret_ ? pt_ret_ : (long)((va) - (iova));                   \
+	})
+
 #endif /* IK_PT_TABLE_H */
