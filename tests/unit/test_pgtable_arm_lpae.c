@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flush_stub.h"
 #include "ik_test.h"
 #include "ik/io-pgtable.h"
 #include "pgtable/pt-table.h"
@@ -42,21 +43,9 @@
 #define D_XN       (3ULL << 53) /* PXN 53, UXN 54 */
 #define D_AI(n)    ((uint64_t)(n) << 2)
 
-/* --- a flush-ops stub that records what the format reports --- */
-
-struct rec {
-	uint64_t iova;
-	size_t size;
-};
+/* --- the recording flush-ops stub (tests/support/flush_stub.h) --- */
 
 #define MAX_RECS 300000
-struct stub_tlb {
-	pthread_mutex_t lock;
-	struct rec *adds;
-	size_t nadds;
-	struct rec walks[64];
-	size_t nwalks;
-};
 
 /*
  * Nothing mapped in a slot: an invalid descriptor, bit 0 clear (Arm ARM
@@ -65,56 +54,11 @@ struct stub_tlb {
  */
 #define assert_invalid(v) assert_int_equal((uint64_t)(v) & 1, 0)
 
-static void stub_flush_all(void *cookie)
-{
-	(void)cookie;
-}
-
-static void stub_flush_walk(dma_addr_t iova, size_t size, size_t granule, void *cookie)
-{
-	struct stub_tlb *s = cookie;
-	(void)granule;
-	pthread_mutex_lock(&s->lock);
-	if (s->nwalks < 64)
-		s->walks[s->nwalks] = (struct rec){ iova, size };
-	s->nwalks++;
-	pthread_mutex_unlock(&s->lock);
-}
-
-/* Records the leaf and widens the gather's range, as a driver does. */
-static void stub_add_page(struct iommu_iotlb_gather *g, dma_addr_t iova, size_t granule,
-			  void *cookie)
-{
-	struct stub_tlb *s = cookie;
-	pthread_mutex_lock(&s->lock);
-	if (s->adds && s->nadds < MAX_RECS)
-		s->adds[s->nadds] = (struct rec){ iova, granule };
-	s->nadds++;
-	pthread_mutex_unlock(&s->lock);
-	if (iova < g->start)
-		g->start = iova;
-	if (iova + granule - 1 > g->end)
-		g->end = iova + granule - 1;
-	g->pgsize = granule;
-}
-
-static const struct iommu_flush_ops stub_ops = {
-	.tlb_flush_all = stub_flush_all,
-	.tlb_flush_walk = stub_flush_walk,
-	.tlb_add_page = stub_add_page,
-};
-
-static void stub_reset(struct stub_tlb *s)
-{
-	s->nadds = 0;
-	s->nwalks = 0;
-}
-
 /* --- fixture --- */
 
 struct fx {
 	struct ik_mem *mem;
-	struct stub_tlb tlb;
+	struct ik_flush_stub tlb;
 	struct io_pgtable_cfg cfg;
 	struct io_pgtable_ops *ops;
 	size_t free0; /* free pages before the tables were allocated */
@@ -130,14 +74,15 @@ static struct fx *fx_new_cfg(unsigned long quirks, unsigned int ias, unsigned in
 	f->mem = ik_sim_mem_create(&rd, 1);
 	assert_non_null(f->mem);
 	pthread_mutex_init(&f->tlb.lock, NULL);
-	f->tlb.adds = calloc(MAX_RECS, sizeof(struct rec));
+	f->tlb.adds = calloc(MAX_RECS, sizeof(struct ik_flush_rec));
+	f->tlb.max_adds = MAX_RECS;
 	assert_non_null(f->tlb.adds);
 	f->free0 = ik_mem_free_count(f->mem);
 	f->cfg.quirks = quirks;
 	f->cfg.pgsize_bitmap = LPAE_SIZES;
 	f->cfg.ias = ias;
 	f->cfg.oas = oas;
-	f->cfg.tlb = &stub_ops;
+	f->cfg.tlb = &ik_flush_stub_ops;
 	f->cfg.mem = f->mem;
 	f->ops = alloc_io_pgtable_ops(ARM_64_LPAE_S1, &f->cfg, &f->tlb);
 	assert_non_null(f->ops);
@@ -305,10 +250,10 @@ static void test_factory_config(void **state)
 {
 	const struct ik_region_desc rd = { "ram", RAM_BASE, 1 << 20 };
 	struct ik_mem *mem = ik_sim_mem_create(&rd, 1);
-	struct stub_tlb tlb = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct iommu_flush_ops no_walk = stub_ops, no_add = stub_ops;
+	struct ik_flush_stub tlb = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct iommu_flush_ops no_walk = ik_flush_stub_ops, no_add = ik_flush_stub_ops;
 	struct io_pgtable_cfg good = {
-		.pgsize_bitmap = LPAE_SIZES, .ias = 48, .oas = 48, .tlb = &stub_ops, .mem = mem,
+		.pgsize_bitmap = LPAE_SIZES, .ias = 48, .oas = 48, .tlb = &ik_flush_stub_ops, .mem = mem,
 	}, cfg;
 	(void)state;
 
@@ -503,7 +448,7 @@ static void test_map_rejects_bad_arguments(void **state)
 
 	struct iommu_iotlb_gather g;
 	ik_iommu_iotlb_gather_init(&g);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	h = tables_hash(f);
 	assert_int_equal(unmap(f, 0x3000, SZ_4K, 0, &g), -EINVAL);
 	assert_int_equal(unmap(f, 0x3800, SZ_4K, 1, &g), -EINVAL);
@@ -812,7 +757,7 @@ static void test_split_2m(void **state)
 	assert_int_equal(map_prot(f, 0x1000400000ULL, 0x88a400000ULL, SZ_2M, 1, prot, &m), 0);
 	assert_int_equal(entry_at(f, 0x1000400000ULL, 2), 0x88a400000ULL | attrs | D_BLOCK);
 	size_t free_before = ik_mem_free_count(f->mem);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
 	assert_int_equal(unmap(f, 0x1000437000ULL, SZ_4K, 1, &g), SZ_4K);
 	/* The whole old block is reported: the TLB may hold all of it. */
@@ -835,7 +780,7 @@ static void test_split_2m(void **state)
 
 	/* 8K at the end of another block. */
 	map_ok(f, 0x1000600000ULL, 0x88a600000ULL, SZ_2M, 1);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x10007fe000ULL, SZ_4K, 2, &g), 2 * SZ_4K);
 	assert_one_add(f, 0x1000600000ULL, SZ_2M);
 	assert_int_equal(table_users(f, table_at(f, 0x1000600000ULL, 3)), 510);
@@ -846,7 +791,7 @@ static void test_split_2m(void **state)
 	/* A 2M unmap of all 512 pages of a block, as 4K pages: no split, no table. */
 	map_ok(f, 0x1000800000ULL, 0x88a800000ULL, SZ_2M, 1);
 	free_before = ik_mem_free_count(f->mem);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap_sync(f, 0x1000800000ULL, SZ_4K, 512), SZ_2M);
 	assert_one_add(f, 0x1000800000ULL, SZ_2M);
 	assert_invalid(entry_at(f, 0x1000800000ULL, 2));
@@ -869,7 +814,7 @@ static void test_split_1g(void **state)
 
 	map_ok(f, 0x8000000000ULL, 0x1c0000000ULL, SZ_1G, 1);
 	size_t free_before = ik_mem_free_count(f->mem);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
 	/* 4K at 0x80_0a23_4000: 2 MiB piece 0x51 (0x0a200000 / 2M), page 0x34 in it. */
 	assert_int_equal(unmap(f, 0x800a234000ULL, SZ_4K, 1, &g), SZ_4K);
@@ -898,7 +843,7 @@ static void test_split_1g(void **state)
 	/* 2M out of another 1G block: blocks only, one table. */
 	map_ok(f, 0x8040000000ULL, 0x200000000ULL, SZ_1G, 1);
 	free_before = ik_mem_free_count(f->mem);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x8040400000ULL, SZ_2M, 3, &g), 3 * SZ_2M);
 	assert_one_add(f, 0x8040000000ULL, SZ_1G);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 1);
@@ -926,7 +871,7 @@ static void test_split_1g(void **state)
 	/* A hole from the middle of a piece to the block's end: one L3 table. */
 	map_ok(f, 0x80c0000000ULL, 0x280000000ULL, SZ_1G, 1);
 	free_before = ik_mem_free_count(f->mem);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x80fff00000ULL, SZ_4K, 1024, &g), 256 * SZ_4K);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 2);
 	assert_one_add(f, 0x80c0000000ULL, SZ_1G);
@@ -938,7 +883,7 @@ static void test_split_1g(void **state)
 	assert_true(tables_hash(f) == h);
 	/* ...and unmaps every leaf below (511 blocks + 512 pages) once it is full. */
 	map_ok(f, 0x800a234000ULL, 0x1ca234000ULL, SZ_4K, 1);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
 	assert_int_equal(unmap(f, 0x8000000000ULL, SZ_1G, 1, &g), SZ_1G);
 	assert_int_equal(f->tlb.nadds, 511 + 512);
@@ -977,7 +922,7 @@ static void test_split_without_memory(void **state)
 	assert_int_equal(ik_mem_free_count(f->mem), 0);
 	uint64_t h = tables_hash(f);
 	ik_iommu_iotlb_gather_init(&g);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x80245000ULL, SZ_4K, 1, &g), -ENOMEM);
 	assert_int_equal(unmap(f, 0x40045000ULL, SZ_4K, 1, &g), -ENOMEM);
 	assert_int_equal(unmap(f, 0x40200000ULL, SZ_2M, 1, &g), -ENOMEM);
@@ -1034,7 +979,7 @@ static void test_unmap_smaller_leaves(void **state)
 	/* 511 of 512 blocks of a gigabyte. */
 	map_ok(f, 0xc0000000ULL, 0x9c0000000ULL, SZ_2M, 511);
 	uint64_t h = tables_hash(f);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x600000, SZ_2M, 1, &g), -ENOENT);
 	assert_int_equal(unmap(f, 0, SZ_1G, 1, &g), -ENOENT);
 	assert_int_equal(unmap(f, 0xc0000000ULL, SZ_1G, 1, &g), -ENOENT);
@@ -1052,7 +997,7 @@ static void test_unmap_smaller_leaves(void **state)
 	 * Now all 512 pages are there: 2M goes, each leaf reported; the L3
 	 * table and its L2 parent (nothing else in it) are freed.
 	 */
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	phys_addr_t l3 = table_at(f, 0x600000, 3), l2 = table_at(f, 0x600000, 2);
 	assert_int_equal(unmap(f, 0x600000, SZ_2M, 1, &g), SZ_2M);
 	assert_int_equal(f->tlb.nadds, 512);
@@ -1069,7 +1014,7 @@ static void test_unmap_smaller_leaves(void **state)
 	/* 1G over blocks and a full table of pages. */
 	map_ok(f, 0xffc00000ULL, 0x9ffc00000ULL, SZ_4K, 512);
 	map_ok(f, 0xffe00000ULL, 0x9ffe00000ULL, SZ_2M, 1);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
 	assert_int_equal(unmap(f, 0xc0000000ULL, SZ_1G, 1, &g), SZ_1G);
 	assert_int_equal(f->tlb.nadds, 511 + 512);
@@ -1104,7 +1049,7 @@ static void test_tables_freed_up_the_chain(void **state)
 	phys_addr_t l3b = table_at(f, 0x4000605000ULL, 3);
 	assert_int_equal(table_users(f, l2), 2);
 	ik_iommu_iotlb_gather_init(&g);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x4000605000ULL, SZ_4K, 1, &g), SZ_4K);
 	/* Only its L3 table went; the L2 table lost one entry. */
 	assert_int_equal(g.freelist.count, 1);
@@ -1124,7 +1069,7 @@ static void test_tables_freed_up_the_chain(void **state)
 	 * lies inside every freed table's range.
 	 */
 	ik_iommu_iotlb_gather_init(&g);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x4000205000ULL, SZ_4K, 1, &g), SZ_4K);
 	assert_one_add(f, 0x4000205000ULL, SZ_4K);
 	assert_int_equal(f->tlb.nwalks, 0);
@@ -1187,7 +1132,7 @@ static void test_keep_tables_quirk(void **state)
 	assert_int_equal(map(f, 0, 0x980000000ULL, SZ_1G, 1, &m), -EEXIST);
 	assert_int_equal(unmap_sync(f, 0x610000, SZ_4K, 16), 16 * SZ_4K);
 	/* ...over an empty one it replaces the table after a walk flush. */
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	map_ok(f, 0x600000, 0x990600000ULL, SZ_2M, 1);
 	assert_int_equal(f->tlb.nwalks, 1);
 	assert_int_equal(f->tlb.walks[0].iova, 0x600000);
@@ -1199,7 +1144,7 @@ static void test_keep_tables_quirk(void **state)
 	map_ok(f, 0x40345000ULL, 0x880345000ULL, SZ_4K, 1);
 	assert_int_equal(unmap_sync(f, 0x40345000ULL, SZ_4K, 1), SZ_4K);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 4);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	map_ok(f, 0x40000000ULL, 0x9c0000000ULL, SZ_1G, 1);
 	assert_int_equal(f->tlb.nwalks, 1);
 	assert_int_equal(f->tlb.walks[0].iova, 0x40000000ULL);
@@ -1250,7 +1195,7 @@ static void test_leftover_empty_tables(void **state)
 	/* A map walking through it fails for want of a level-3 table and retires it. */
 	while (ik_mem_alloc_pages(f->mem, 1, SZ_4K, &spare[nspare]) == 0)
 		nspare++;
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(map(f, 0x40203000ULL, RAM_BASE, SZ_4K, 1, &m), -ENOMEM);
 	assert_int_equal(f->tlb.nwalks, 2);
 	assert_int_equal(f->tlb.walks[0].iova, 0x40000000ULL); /* the level-2 table's 1 GiB */
@@ -1274,7 +1219,7 @@ static void test_leftover_empty_tables(void **state)
 	assert_int_equal(table_users(f, l3), 0);
 	assert_int_equal(table_users(f, l2), 1);
 	size_t free_before = ik_mem_free_count(f->mem);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	map_ok(f, 0x40000000ULL, 0x9c0000000ULL, SZ_1G, 1);
 	assert_int_equal(f->tlb.nwalks, 2);
 	assert_int_equal(f->tlb.walks[0].iova, 0x40000000ULL);
@@ -1520,7 +1465,7 @@ static void random_against_reference(unsigned long quirks, uint64_t seed)
 		collect_tables(f, f->cfg.arm_lpae_s1_cfg.ttbr, 0, 0, ti, &nt);
 		struct iommu_iotlb_gather g;
 		ik_iommu_iotlb_gather_init(&g);
-		stub_reset(&f->tlb);
+		ik_flush_stub_reset(&f->tlb);
 		long ret = unmap(f, iova, pgsize, count, &g);
 		if (ret != want)
 			fail_msg("op %u: unmap %#llx +%zu x %zu: %ld, want %ld", op,
@@ -1529,7 +1474,7 @@ static void random_against_reference(unsigned long quirks, uint64_t seed)
 		assert_true(f->tlb.nadds <= MAX_RECS);
 		memset(covered, 0, WIN_PAGES);
 		for (size_t a = 0; a < f->tlb.nadds; a++) {
-			const struct rec *rc = &f->tlb.adds[a];
+			const struct ik_flush_rec *rc = &f->tlb.adds[a];
 			assert_true(rc->iova >= WIN_BASE &&
 				    rc->iova + rc->size <= WIN_BASE + (uint64_t)WIN_PAGES * SZ_4K);
 			memset(&covered[(rc->iova - WIN_BASE) >> 12], 1, rc->size >> 12);

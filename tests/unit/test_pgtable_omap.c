@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flush_stub.h"
 #include "ik_test.h"
 #include "ik/io-pgtable.h"
 #include "ik/omap-mmu-regs.h"
@@ -28,76 +29,15 @@
 #define RAM_BASE 0x80000000ULL
 #define RW (IOMMU_READ | IOMMU_WRITE)
 
-/* --- a flush-ops stub that records what the format reports --- */
-
-struct rec {
-	uint64_t iova;
-	size_t size;
-};
+/* --- the recording flush-ops stub (tests/support/flush_stub.h) --- */
 
 #define MAX_RECS 65536
-struct stub_tlb {
-	pthread_mutex_t lock;
-	struct rec *adds;
-	size_t nadds;
-	struct rec walks[64];
-	size_t nwalks;
-	size_t flush_all;
-};
-
-static void stub_flush_all(void *cookie)
-{
-	struct stub_tlb *s = cookie;
-	pthread_mutex_lock(&s->lock);
-	s->flush_all++;
-	pthread_mutex_unlock(&s->lock);
-}
-
-static void stub_flush_walk(dma_addr_t iova, size_t size, size_t granule, void *cookie)
-{
-	struct stub_tlb *s = cookie;
-	pthread_mutex_lock(&s->lock);
-	if (s->nwalks < 64)
-		s->walks[s->nwalks] = (struct rec){ iova, size };
-	s->nwalks++;
-	pthread_mutex_unlock(&s->lock);
-}
-
-/* Records the leaf and widens the gather's range, as a driver does. */
-static void stub_add_page(struct iommu_iotlb_gather *g, dma_addr_t iova, size_t granule,
-			  void *cookie)
-{
-	struct stub_tlb *s = cookie;
-	pthread_mutex_lock(&s->lock);
-	if (s->nadds < MAX_RECS)
-		s->adds[s->nadds] = (struct rec){ iova, granule };
-	s->nadds++;
-	pthread_mutex_unlock(&s->lock);
-	if (iova < g->start)
-		g->start = iova;
-	if (iova + granule - 1 > g->end)
-		g->end = iova + granule - 1;
-	g->pgsize = granule;
-}
-
-static const struct iommu_flush_ops stub_ops = {
-	.tlb_flush_all = stub_flush_all,
-	.tlb_flush_walk = stub_flush_walk,
-	.tlb_add_page = stub_add_page,
-};
-
-static void stub_reset(struct stub_tlb *s)
-{
-	s->nadds = 0;
-	s->nwalks = 0;
-	s->flush_all = 0;
-}
 
 /* --- fixture --- */
 
 struct fx {
 	struct ik_mem *mem;
-	struct stub_tlb tlb;
+	struct ik_flush_stub tlb;
 	struct io_pgtable_cfg cfg;
 	struct io_pgtable_ops *ops;
 	size_t free0; /* free pages before the tables were allocated */
@@ -112,12 +52,13 @@ static struct fx *fx_new_mem(unsigned long quirks, uint64_t ram_size)
 	f->mem = ik_sim_mem_create(&rd, 1);
 	assert_non_null(f->mem);
 	pthread_mutex_init(&f->tlb.lock, NULL);
-	f->tlb.adds = calloc(MAX_RECS, sizeof(struct rec));
+	f->tlb.adds = calloc(MAX_RECS, sizeof(struct ik_flush_rec));
+	f->tlb.max_adds = MAX_RECS;
 	assert_non_null(f->tlb.adds);
 	f->free0 = ik_mem_free_count(f->mem);
 	f->cfg.quirks = quirks;
 	f->cfg.pgsize_bitmap = OMAP_SIZES;
-	f->cfg.tlb = &stub_ops;
+	f->cfg.tlb = &ik_flush_stub_ops;
 	f->cfg.mem = f->mem;
 	f->ops = alloc_io_pgtable_ops(OMAP_IOMMU_PGTABLE, &f->cfg, &f->tlb);
 	assert_non_null(f->ops);
@@ -242,11 +183,12 @@ static void test_factory_rejects_bad_config(void **state)
 {
 	const struct ik_region_desc rd = { "ram", RAM_BASE, 1 << 20 };
 	struct ik_mem *mem = ik_sim_mem_create(&rd, 1);
-	static struct rec recs[MAX_RECS];
-	struct stub_tlb tlb = { .lock = PTHREAD_MUTEX_INITIALIZER, .adds = recs };
-	struct iommu_flush_ops no_walk = stub_ops;
+	static struct ik_flush_rec recs[MAX_RECS];
+	struct ik_flush_stub tlb = { .lock = PTHREAD_MUTEX_INITIALIZER, .adds = recs,
+				     .max_adds = MAX_RECS };
+	struct iommu_flush_ops no_walk = ik_flush_stub_ops;
 	struct io_pgtable_cfg good = {
-		.pgsize_bitmap = OMAP_SIZES, .tlb = &stub_ops, .mem = mem,
+		.pgsize_bitmap = OMAP_SIZES, .tlb = &ik_flush_stub_ops, .mem = mem,
 	}, cfg;
 	size_t free0 = ik_mem_free_count(mem);
 	(void)state;
@@ -422,7 +364,7 @@ static void test_map_rejects_bad_arguments(void **state)
 
 	struct iommu_iotlb_gather g;
 	ik_iommu_iotlb_gather_init(&g);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x10000, SZ_4K, 0, &g), -EINVAL);
 	assert_int_equal(unmap(f, 0x10800, SZ_4K, 1, &g), -EINVAL);
 	assert_int_equal(unmap(f, 0x10000, 0x2000, 1, &g), -EINVAL);
@@ -683,7 +625,7 @@ static void test_split_large_page(void **state)
 
 	map_ok(f, 0x00410000, 0x88870000, SZ_64K, 1);
 	phys_addr_t table = l2_table(f, 0x00410000);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
 	assert_int_equal(unmap(f, 0x00415000, SZ_4K, 1, &g), SZ_4K);
 	/* The whole old 64K leaf is reported: the TLB may hold all of it. */
@@ -706,7 +648,7 @@ static void test_split_large_page(void **state)
 	/* 8K at the end of another large page, with attributes kept (be, elsz32). */
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ENDIAN_BIG | OMAP_MMU_RAM_ELSZ_32;
 	map_ok(f, 0x00420000, 0x88880000, SZ_64K, 1);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x0042e000, SZ_4K, 2, &g), 2 * SZ_4K);
 	assert_one_add(f, 0x00420000, SZ_64K);
 	for (unsigned int k = 0; k < 16; k++) {
@@ -734,7 +676,7 @@ static void test_split_section(void **state)
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ENDIAN_BIG | OMAP_MMU_RAM_ELSZ_32;
 	map_ok(f, 0x00800000, 0x8a500000, SZ_1M, 1);
 	size_t free_before = ik_mem_free_count(f->mem);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
 	assert_int_equal(unmap(f, 0x00837000, SZ_4K, 1, &g), SZ_4K);
 	assert_one_add(f, 0x00800000, SZ_1M);
@@ -764,7 +706,7 @@ static void test_split_section(void **state)
 
 	/* 64K out of another section: one group missing, no small pages. */
 	map_ok(f, 0x00900000, 0x8a600000, SZ_1M, 1);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x00910000, SZ_64K, 1, &g), SZ_64K);
 	assert_one_add(f, 0x00900000, SZ_1M);
 	table = l2_table(f, 0x00900000);
@@ -778,7 +720,7 @@ static void test_split_section(void **state)
 	/* 64K pages of a whole section, 16 at once: no split, no table. */
 	map_ok(f, 0x00a00000, 0x8a700000, SZ_1M, 1);
 	free_before = ik_mem_free_count(f->mem);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap_sync(f, 0x00a00000, SZ_64K, 16), SZ_1M);
 	assert_one_add(f, 0x00a00000, SZ_1M);
 	assert_int_equal(l1_word(f, 0x00a00000), 0);
@@ -803,7 +745,7 @@ static void test_split_supersection(void **state)
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_MIXED;
 	map_ok(f, 0x10000000, 0x84000000, SZ_16M, 1);
 	size_t free_before = ik_mem_free_count(f->mem);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
 	assert_int_equal(unmap(f, 0x10523000, SZ_4K, 1, &g), SZ_4K);
 	assert_one_add(f, 0x10000000, SZ_16M);
@@ -841,7 +783,7 @@ static void test_split_supersection(void **state)
 	/* 2 MiB out of another supersection: sections only, nothing allocated. */
 	map_ok(f, 0x12000000, 0x86000000, SZ_16M, 1);
 	free_before = ik_mem_free_count(f->mem);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x12200000, SZ_1M, 2, &g), 2 * SZ_1M);
 	assert_one_add(f, 0x12000000, SZ_16M);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
@@ -865,7 +807,7 @@ static void test_split_supersection(void **state)
 	/* 16M unmap over sections and full tables works only when all mapped. */
 	assert_int_equal(unmap_sync(f, 0x10000000, SZ_16M, 1), -ENOENT);
 	map_ok(f, 0x10523000, 0x84523000, SZ_4K, 1);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap_sync(f, 0x10000000, SZ_16M, 1), SZ_16M);
 	/* 15 sections + the table's 15 large pages and 16 small pages */
 	assert_int_equal(f->tlb.nadds, 15 + 15 + 16);
@@ -896,7 +838,7 @@ static void test_split_without_memory(void **state)
 	map_ok(f, 0x01000000, 0x82000000, SZ_16M, 1);
 	uint64_t h = tables_hash(f);
 	ik_iommu_iotlb_gather_init(&g);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x00345000, SZ_4K, 1, &g), -ENOMEM);
 	assert_int_equal(unmap(f, 0x01345000, SZ_4K, 1, &g), -ENOMEM);
 	assert_int_equal(unmap(f, 0x01340000, SZ_64K, 1, &g), -ENOMEM);
@@ -942,7 +884,7 @@ static void test_unmap_unmapped(void **state)
 	/* 15 of 16 small pages of a 64K piece, 15 sections of 16. */
 	map_ok(f, 0x03000000, 0x83000000, SZ_1M, 15);
 	uint64_t h = tables_hash(f);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x00700000, SZ_1M, 1, &g), -ENOENT);
 	assert_int_equal(unmap(f, 0x007c0000, SZ_64K, 1, &g), -ENOENT);
 	assert_int_equal(unmap(f, 0x00000000, SZ_16M, 1, &g), -ENOENT);
@@ -958,7 +900,7 @@ static void test_unmap_unmapped(void **state)
 	assert_int_equal(unmap(f, 0x03e00000, SZ_1M, 3, &g), SZ_1M);
 	map_ok(f, 0x007c6000, 0x807c6000, SZ_4K, 3);
 	/* Now all 256 small pages are there: 1M goes, each leaf reported. */
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x00700000, SZ_1M, 1, &g), SZ_1M);
 	assert_int_equal(f->tlb.nadds, 256);
 	assert_int_equal(g.freelist.count, 1);
@@ -987,7 +929,7 @@ static void test_tables_freed_through_gather(void **state)
 	assert_int_equal(unmap(f, 0x00605000, SZ_4K, 1, &g), SZ_4K);
 	assert_int_equal(g.freelist.count, 0); /* one entry left */
 	assert_int_equal(table_users(f, table), 1);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	assert_int_equal(unmap(f, 0x00606000, SZ_4K, 1, &g), SZ_4K);
 	/* Emptied: detached, queued on the gather, not yet freed. */
 	assert_int_equal(g.freelist.count, 1);
@@ -1043,7 +985,7 @@ static void test_keep_tables_quirk(void **state)
 	assert_int_equal(map(f, 0x00600000, 0x90600000, SZ_1M, 1, &m), -EEXIST);
 	assert_int_equal(unmap_sync(f, 0x00610000, SZ_4K, 16), SZ_64K);
 	/* ...over an empty one it replaces the table after a walk flush. */
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	map_ok(f, 0x00600000, 0x90600000, SZ_1M, 1);
 	assert_int_equal(f->tlb.nwalks, 1);
 	assert_int_equal(f->tlb.walks[0].iova, 0x00600000);
@@ -1056,7 +998,7 @@ static void test_keep_tables_quirk(void **state)
 	map_ok(f, 0x01f00000, 0x81f00000, SZ_64K, 1);
 	assert_int_equal(unmap_sync(f, 0x01000000, SZ_4K, 1), SZ_4K);
 	assert_int_equal(unmap_sync(f, 0x01f00000, SZ_64K, 1), SZ_64K);
-	stub_reset(&f->tlb);
+	ik_flush_stub_reset(&f->tlb);
 	map_ok(f, 0x01000000, 0x91000000, SZ_16M, 1);
 	assert_int_equal(f->tlb.nwalks, 2);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x01f00004), 0x91f00004);
@@ -1264,7 +1206,7 @@ static void test_random_against_reference(void **state)
 				want = -ENOENT;
 			struct iommu_iotlb_gather g;
 			ik_iommu_iotlb_gather_init(&g);
-			stub_reset(&f->tlb);
+			ik_flush_stub_reset(&f->tlb);
 			long ret = unmap(f, iova, pgsize, count, &g);
 			if (ret != want)
 				fail_msg("op %u: unmap %#llx +%zu x %zu: %ld, want %ld", op,
@@ -1273,7 +1215,7 @@ static void test_random_against_reference(void **state)
 			assert_true(f->tlb.nadds <= MAX_RECS);
 			memset(covered, 0, WIN_PAGES);
 			for (size_t a = 0; a < f->tlb.nadds; a++) {
-				const struct rec *rc = &f->tlb.adds[a];
+				const struct ik_flush_rec *rc = &f->tlb.adds[a];
 				assert_true(rc->iova >= WIN_BASE &&
 					    rc->iova + rc->size <= WIN_BASE + WIN_PAGES * SZ_4K);
 				memset(&covered[(rc->iova - WIN_BASE) >> 12], 1, rc->size >> 12);
