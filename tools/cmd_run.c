@@ -161,15 +161,7 @@ static void report(const struct run_opts *o, const struct run_result *r)
 	emit_u64(&e, "faults", "IOMMU faults reported", st->faults);
 	emit_u64(&e, "outside_window", "DMA addresses outside window", st->dma_outside_window);
 
-	emit_begin_object(&e, "iotlb", "IOTLB and table walker:");
-	emit_u64(&e, "translations", "translations", r->hw.accesses);
-	emit_u64(&e, "hits", "hits", r->hw.tlb_hits);
-	emit_u64(&e, "misses", "misses", r->hw.tlb_misses);
-	emit_u64(&e, "walks", "table walks", r->hw.walks);
-	emit_u64(&e, "faults", "faults", r->hw.faults);
-	emit_u64(&e, "stale_accesses", "stale-IOTLB accesses", r->hw.stale_accesses);
-	emit_u64(&e, "invalidations", "entries invalidated", r->hw.invalidations);
-	emit_end_object(&e);
+	emit_hw_stats(&e, "IOTLB and table walker:", &r->hw);
 
 	if (r->have_cache) {
 		emit_begin_object(&e, "cpu_cache", "CPU cache (lines):");

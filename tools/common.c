@@ -59,19 +59,16 @@ int emit_domain_mappings(struct emitter *e, struct iommu_domain *domain)
 	return ret;
 }
 
-void emit_hw_stats(struct emitter *e, struct ik_machine *m, const char *iommu)
+void emit_hw_stats(struct emitter *e, const char *title, const struct ik_iommu_hw_stats *st)
 {
-	struct ik_iommu_hw_stats st;
-	if (ik_machine_iommu_stats(m, iommu, &st))
-		return;
-	emit_begin_object(e, "iotlb", "IOTLB and walker:");
-	emit_u64(e, "translations", "translations", st.accesses);
-	emit_u64(e, "hits", "hits", st.tlb_hits);
-	emit_u64(e, "misses", "misses", st.tlb_misses);
-	emit_u64(e, "walks", "table walks", st.walks);
-	emit_u64(e, "faults", "faults", st.faults);
-	emit_u64(e, "stale_accesses", "stale accesses", st.stale_accesses);
-	emit_u64(e, "invalidations", "entries invalidated", st.invalidations);
+	emit_begin_object(e, "iotlb", title);
+	emit_u64(e, "translations", "translations", st->accesses);
+	emit_u64(e, "hits", "hits", st->tlb_hits);
+	emit_u64(e, "misses", "misses", st->tlb_misses);
+	emit_u64(e, "walks", "table walks", st->walks);
+	emit_u64(e, "faults", "faults", st->faults);
+	emit_u64(e, "stale_accesses", "stale-IOTLB accesses", st->stale_accesses);
+	emit_u64(e, "invalidations", "entries invalidated", st->invalidations);
 	emit_end_object(e);
 }
 

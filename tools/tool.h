@@ -16,8 +16,8 @@ int cmd_run(int argc, char **argv);
 
 /* Emit every mapping of @domain as a table (text) or an array (JSON). */
 int emit_domain_mappings(struct emitter *e, struct iommu_domain *domain);
-/* Emit an IOMMU model's hardware counters. */
-void emit_hw_stats(struct emitter *e, struct ik_machine *m, const char *iommu);
+/* Emit an IOMMU model's hardware counters as object "iotlb" under @title. */
+void emit_hw_stats(struct emitter *e, const char *title, const struct ik_iommu_hw_stats *st);
 /* Parse an unsigned number with an optional K/M/G suffix; false if bad. */
 bool parse_size(const char *s, uint64_t *out);
 
