@@ -34,6 +34,17 @@
  *  - A write of a whole line allocates it without reading memory (the
  *    result is the same as a fill followed by the write).
  *
+ *  - Held pages: software may ask for a range to be held in the cache for
+ *    as long as it stays allocated (ik_cpu_cache_hold(); the page-table
+ *    formats do, for every table on a non-coherent machine). Held lines
+ *    are never evicted and live in a mapping of their own (the region's
+ *    cpu_host), so that the formats keep reading and writing them with
+ *    plain atomic accesses, lock-free, while walkers read memory. Cleaning
+ *    copies them to memory, invalidating reloads them. This stands for
+ *    cache lockdown (the Cortex-A8 L2 can lock ways, TRM chapter 8); its
+ *    point here is that a missing clean is never hidden by a lucky
+ *    eviction: the walker then reads the stale entry every time.
+ *
  * Locking: one mutex per set, taken for each line of an access; an access
  * spanning lines is not atomic (neither is a CPU's). Nothing is allocated
  * after creation. Statistics are per set, under the set's lock, and summed
@@ -42,6 +53,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ik/dma.h"
 #include "ik/cpu-cache.h"
@@ -72,7 +84,53 @@ struct ik_cpu_cache {
 	struct cache_set *sets;
 	struct cache_line *lines;
 	uint8_t *data;
+	uint8_t **held; /* per memory region: its held-page mapping */
 };
+
+/* --- held pages --- */
+
+/* Give every region a mapping for its held pages and make it the CPU's view. */
+static int held_map(struct ik_cpu_cache *c)
+{
+	struct ik_mem *mem = c->mem;
+
+	if (mem->cpu_cache)
+		return -EBUSY; /* one CPU cache per memory */
+	c->held = calloc(mem->nr_regions, sizeof(*c->held));
+	if (!c->held)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < mem->nr_regions; i++) {
+		/* Sparse like the RAM itself: only held pages cost memory. */
+		void *p = mmap(NULL, mem->regions[i].size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+		c->held[i] = p;
+	}
+	for (unsigned int i = 0; i < mem->nr_regions; i++)
+		mem->regions[i].cpu_host = c->held[i];
+	mem->cpu_cache = c;
+	return 0;
+}
+
+static void held_unmap(struct ik_cpu_cache *c)
+{
+	struct ik_mem *mem = c->mem;
+
+	if (!c->held)
+		return;
+	if (mem->cpu_cache == c) {
+		for (unsigned int i = 0; i < mem->nr_regions; i++)
+			mem->regions[i].cpu_host = mem->regions[i].host;
+		mem->cpu_cache = NULL;
+	}
+	for (unsigned int i = 0; i < mem->nr_regions; i++)
+		if (c->held[i])
+			munmap(c->held[i], mem->regions[i].size);
+	free(c->held);
+	c->held = NULL;
+}
 
 /**
  * ik_cpu_cache_create - build a CPU cache in front of memory
@@ -125,6 +183,13 @@ struct ik_cpu_cache *ik_cpu_cache_create(struct ik_mem *mem, unsigned int line,
 		c->sets[s].ways = &c->lines[(size_t)s * ways];
 		c->sets[s].data = &c->data[(size_t)s * ways * line];
 	}
+	int ret = held_map(c);
+
+	if (ret) {
+		ik_cpu_cache_destroy(c);
+		errno = -ret;
+		return NULL;
+	}
 	return c;
 nomem:
 	errno = ENOMEM;
@@ -136,6 +201,7 @@ void ik_cpu_cache_destroy(struct ik_cpu_cache *c)
 {
 	if (!c)
 		return;
+	held_unmap(c);
 	for (unsigned int s = 0; s < c->nr_sets; s++)
 		pthread_mutex_destroy(&c->sets[s].lock);
 	free(c->sets);
@@ -214,6 +280,151 @@ static bool range_ok(struct ik_mem *mem, phys_addr_t pa, size_t len)
 	return ik_mem_region_of(mem, pa) && ik_mem_range_is_ram(mem, pa, len);
 }
 
+/* --- held pages (see the top of the file) --- */
+
+static inline bool page_held(struct ik_mem *mem, phys_addr_t pa)
+{
+	const struct ik_page *pg = ik_mem_page(mem, pa);
+
+	return pg && (__atomic_load_n(&pg->flags, __ATOMIC_ACQUIRE) & IK_PAGE_CPU_HELD);
+}
+
+/*
+ * Copy @n bytes between the held view and memory (or a caller's buffer)
+ * with atomic accesses: formats read and write held tables concurrently,
+ * lock-free. Whole aligned words where both sides allow, bytes elsewhere.
+ */
+static void copy_atomic(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	if (!(((uintptr_t)d | (uintptr_t)s | n) & 7)) {
+		for (size_t i = 0; i < n; i += 8)
+			__atomic_store_n((uint64_t *)(void *)(d + i),
+					 __atomic_load_n((const uint64_t *)(const void *)(s + i),
+							 __ATOMIC_ACQUIRE),
+					 __ATOMIC_RELEASE);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		__atomic_store_n(&d[i], __atomic_load_n(&s[i], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+}
+
+/* Whether the held view and memory differ in [pa, pa + n) (within one page). */
+static bool held_differs(struct ik_mem *mem, phys_addr_t pa, size_t n)
+{
+	const uint8_t *cpu = ik_mem_cpu_va(mem, pa), *ram = ik_mem_va(mem, pa);
+
+	for (size_t i = 0; i < n; i++)
+		if (__atomic_load_n(&cpu[i], __ATOMIC_ACQUIRE) !=
+		    __atomic_load_n(&ram[i], __ATOMIC_ACQUIRE))
+			return true;
+	return false;
+}
+
+/**
+ * ik_cpu_cache_hold - keep [pa, pa + len) in the cache while it is allocated
+ * @c: the cache
+ * @pa: start, page aligned
+ * @len: length, a whole number of pages
+ *
+ * For memory just allocated: lines the cache still has of the range are
+ * dropped (whatever they held is dead), and the CPU's view starts as what
+ * memory holds. From then on the CPU reads and writes the range in the
+ * cache, at the region's cpu_host, until the pages are freed; maintenance
+ * works on it as on any line.
+ *
+ * Return: 0; -EINVAL for a misaligned range; -EFAULT outside RAM.
+ */
+int ik_cpu_cache_hold(struct ik_cpu_cache *c, phys_addr_t pa, size_t len)
+{
+	if (!IS_ALIGNED(pa, IK_PAGE_SIZE) || !IS_ALIGNED(len, IK_PAGE_SIZE))
+		return -EINVAL;
+	if (!range_ok(c->mem, pa, len))
+		return -EFAULT;
+	for (size_t off = 0; off < len; off += IK_PAGE_SIZE) {
+		phys_addr_t page = pa + off;
+		struct ik_page *pg = ik_mem_page(c->mem, page);
+
+		for (size_t l = 0; l < IK_PAGE_SIZE; l += c->line) {
+			struct cache_set *set = set_of(c, page + l);
+
+			pthread_mutex_lock(&set->lock);
+			int way = set_lookup(c, set, page + l);
+
+			if (way >= 0) {
+				set->ways[way].valid = false;
+				set->ways[way].dirty = false;
+			}
+			pthread_mutex_unlock(&set->lock);
+		}
+		copy_atomic(ik_mem_cpu_va(c->mem, page), ik_mem_va(c->mem, page), IK_PAGE_SIZE);
+		__atomic_or_fetch(&pg->flags, IK_PAGE_CPU_HELD, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/*
+ * Maintenance of one held line: clean copies the CPU's view to memory,
+ * invalidate reloads it. Under the set's lock, so that two cleans of one
+ * line cannot write memory out of order.
+ */
+static void held_maint(struct ik_cpu_cache *c, phys_addr_t line_pa, unsigned int op)
+{
+	struct cache_set *set = set_of(c, line_pa);
+	uint8_t *cpu = ik_mem_cpu_va(c->mem, line_pa), *ram = ik_mem_va(c->mem, line_pa);
+
+	pthread_mutex_lock(&set->lock);
+	if (op & IK_CPU_CACHE_CLEAN) {
+		if (held_differs(c->mem, line_pa, c->line)) {
+			set->stats.cleans++;
+			set->stats.writebacks++;
+		}
+		copy_atomic(ram, cpu, c->line);
+	}
+	if (op & IK_CPU_CACHE_INVALIDATE) {
+		/* The line stays held: it is refilled, as lockdown would. */
+		if (!(op & IK_CPU_CACHE_CLEAN) && held_differs(c->mem, line_pa, c->line))
+			set->stats.dirty_discards++;
+		copy_atomic(cpu, ram, c->line);
+		set->stats.invalidates++;
+	}
+	pthread_mutex_unlock(&set->lock);
+}
+
+/**
+ * ik_cpu_cache_device_stale - would a device reading memory miss CPU writes?
+ * @c: the cache
+ * @pa: start of what the device reads
+ * @len: its length (a descriptor: within one line)
+ *
+ * True when the CPU's view of [pa, pa + len) differs from memory: the CPU
+ * wrote there and did not clean. For checkers (a walker counts the
+ * descriptors it reads stale); it changes nothing.
+ */
+bool ik_cpu_cache_device_stale(struct ik_cpu_cache *c, phys_addr_t pa, size_t len)
+{
+	phys_addr_t line_pa = pa & ~((phys_addr_t)c->line - 1);
+	bool stale = false;
+
+	if (!len || !range_ok(c->mem, pa, len) || pa + len - line_pa > c->line)
+		return false;
+	if (page_held(c->mem, pa))
+		return held_differs(c->mem, pa, len);
+
+	struct cache_set *set = set_of(c, line_pa);
+
+	pthread_mutex_lock(&set->lock);
+	int way = set_lookup(c, set, line_pa);
+
+	if (way >= 0 && set->ways[way].dirty)
+		stale = memcmp(line_data(c, set, (unsigned int)way) + (pa - line_pa),
+			       ik_mem_va(c->mem, pa), len) != 0;
+	pthread_mutex_unlock(&set->lock);
+	return stale;
+}
+
 /**
  * ik_cpu_cache_access - a CPU read or write through the cache
  * @c: the cache
@@ -238,6 +449,22 @@ int ik_cpu_cache_access(struct ik_cpu_cache *c, phys_addr_t pa, void *buf, size_
 		size_t off = pa - line_pa, n = ik_min(len, c->line - off);
 		struct cache_set *set = set_of(c, line_pa);
 
+		if (page_held(c->mem, line_pa)) {
+			uint8_t *cpu = ik_mem_cpu_va(c->mem, pa);
+
+			/* Atomic, lock-free: formats access held tables so too. */
+			if (write)
+				copy_atomic(cpu, p, n);
+			else
+				copy_atomic(p, cpu, n);
+			pthread_mutex_lock(&set->lock);
+			set->stats.hits++;
+			pthread_mutex_unlock(&set->lock);
+			pa += n;
+			p += n;
+			len -= n;
+			continue;
+		}
 		pthread_mutex_lock(&set->lock);
 		int way = set_lookup(c, set, line_pa);
 
@@ -308,6 +535,15 @@ int ik_cpu_cache_maint(struct ik_cpu_cache *c, phys_addr_t pa, size_t len, unsig
 	phys_addr_t first = pa & mask, last = (pa + (len - 1)) & mask;
 	uint64_t nr_lines = ((last - first) >> c->line_shift) + 1;
 
+	/* Held lines first: they are not in the sets' ways. */
+	for (phys_addr_t page = first & ~((phys_addr_t)IK_PAGE_SIZE - 1); page <= last;
+	     page += IK_PAGE_SIZE) {
+		if (!page_held(c->mem, page))
+			continue;
+		for (phys_addr_t l = ik_max(page, first); l <= last && l < page + IK_PAGE_SIZE;
+		     l += c->line)
+			held_maint(c, l, op);
+	}
 	if (nr_lines > (uint64_t)c->nr_sets * c->ways) {
 		for (unsigned int s = 0; s < c->nr_sets; s++) {
 			struct cache_set *set = &c->sets[s];
@@ -348,6 +584,9 @@ enum ik_cpu_line_state ik_cpu_cache_line_state(struct ik_cpu_cache *c, phys_addr
 	struct cache_set *set = set_of(c, line_pa);
 	enum ik_cpu_line_state st = IK_CPU_LINE_ABSENT;
 
+	if (page_held(c->mem, line_pa)) /* always present; dirty while it differs */
+		return held_differs(c->mem, line_pa, c->line) ? IK_CPU_LINE_DIRTY :
+								IK_CPU_LINE_CLEAN;
 	pthread_mutex_lock(&set->lock);
 	int way = set_lookup(c, set, line_pa);
 

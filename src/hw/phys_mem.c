@@ -52,6 +52,7 @@ static bool region_map_ram(struct ik_mem_region *r)
 	if (p == MAP_FAILED)
 		return false;
 	r->host = p;
+	r->cpu_host = p; /* until a CPU cache holds pages (cpu_cache.c) */
 	return true;
 }
 
@@ -248,8 +249,11 @@ static void sim_free_pages(struct ik_mem *mem, phys_addr_t pa, size_t npages)
 			return;
 		}
 	}
-	for (size_t k = 0; k < npages; k++)
+	for (size_t k = 0; k < npages; k++) {
 		bit_clear(r->bitmap, idx + k);
+		/* Its contents are dead: no CPU cache holds it any more. */
+		__atomic_and_fetch(&r->meta[idx + k].flags, ~IK_PAGE_CPU_HELD, __ATOMIC_RELAXED);
+	}
 	r->nr_free += npages;
 	/* Reuse what was freed first: it is touched already and likely cached. */
 	if (idx < r->hint)

@@ -106,6 +106,82 @@ static void cpu_fill(struct ik_machine *m, phys_addr_t pa, int byte, size_t len)
 	assert_int_equal(ik_cpu_write(m, pa, buf, len), 0);
 }
 
+/*
+ * Held pages (page tables): the CPU's view lives apart from memory until
+ * cleaned, is never evicted, reloads on invalidate, and ends when the
+ * pages are freed.
+ */
+static void test_held_pages(void **state)
+{
+	(void)state;
+	struct ik_machine *m = small_machine();
+	struct ik_mem *mem = ik_machine_mem(m);
+	struct ik_cpu_cache *c = ik_machine_cpu_cache(m);
+	struct ik_cpu_cache_stats st0, st;
+	phys_addr_t pa = ik_test_alloc(m, 4096, 4096);
+
+	/* A stale dirty line from the page's previous life is dropped, not written. */
+	cpu_fill(m, pa, 0xaa, LINE);
+	assert_int_equal(ik_cpu_cache_hold(c, pa, 4096), 0);
+	assert_cpu_sees(m, pa, 0, LINE);
+	assert_mem_is(m, pa, 0, LINE);
+	assert_int_equal(ik_cpu_cache_line_state(c, pa), IK_CPU_LINE_CLEAN);
+
+	/* A CPU write stays in the cache; the device-side check notices. */
+	cpu_fill(m, pa + LINE, 0x5a, 8);
+	assert_cpu_sees(m, pa + LINE, 0x5a, 8);
+	assert_mem_is(m, pa + LINE, 0, 8);
+	assert_int_equal(((uint8_t *)ik_mem_cpu_va(mem, pa + LINE))[7], 0x5a);
+	assert_true(ik_cpu_cache_device_stale(c, pa + LINE, 8));
+	assert_false(ik_cpu_cache_device_stale(c, pa, 8));
+	assert_int_equal(ik_cpu_cache_line_state(c, pa + LINE), IK_CPU_LINE_DIRTY);
+
+	/* Far more traffic than the 1 KiB cache holds, some in the same set: no eviction. */
+	for (unsigned int i = 0; i < 64; i++)
+		cpu_fill(m, pa + 4096 * 4 + i * SET_STRIDE, i, LINE);
+	assert_mem_is(m, pa + LINE, 0, 8);
+	assert_cpu_sees(m, pa + LINE, 0x5a, 8);
+
+	/* Clean: memory gets it, the line stays held. */
+	get_stats(m, &st0);
+	assert_int_equal(ik_cpu_cache_clean(m, pa + LINE + 3, 1), 0);
+	assert_mem_is(m, pa + LINE, 0x5a, 8);
+	assert_false(ik_cpu_cache_device_stale(c, pa + LINE, 8));
+	get_stats(m, &st);
+	assert_int_equal(st.cleans - st0.cleans, 1);
+
+	/* A device write is seen only after an invalidate, which reloads the line. */
+	assert_int_equal(ik_mem_fill(mem, pa + 2 * LINE, 0x33, LINE), 0);
+	assert_cpu_sees(m, pa + 2 * LINE, 0, LINE);
+	assert_int_equal(ik_cpu_cache_invalidate(m, pa + 2 * LINE, LINE), 0);
+	assert_cpu_sees(m, pa + 2 * LINE, 0x33, LINE);
+	/* Invalidating a dirty held line discards the CPU's write. */
+	cpu_fill(m, pa + 3 * LINE, 0x44, 4);
+	get_stats(m, &st0);
+	assert_int_equal(ik_cpu_cache_invalidate(m, pa + 3 * LINE, LINE), 0);
+	get_stats(m, &st);
+	assert_int_equal(st.dirty_discards - st0.dirty_discards, 1);
+	assert_cpu_sees(m, pa + 3 * LINE, 0, 4);
+
+	/* Freed, the page is ordinary memory again: CPU writes use normal lines. */
+	ik_mem_free_pages(mem, pa, 1);
+	cpu_fill(m, pa + LINE, 0x77, 8);
+	assert_int_equal(((uint8_t *)ik_mem_cpu_va(mem, pa + LINE))[0], 0x5a);
+	assert_mem_is(m, pa + LINE, 0x5a, 8);
+	assert_cpu_sees(m, pa + LINE, 0x77, 8);
+	assert_true(ik_cpu_cache_device_stale(c, pa + LINE, 8));
+	assert_int_equal(ik_cpu_cache_flush(m, pa + LINE, 8), 0);
+	assert_false(ik_cpu_cache_device_stale(c, pa + LINE, 8));
+	assert_mem_is(m, pa + LINE, 0x77, 8);
+
+	/* Bad ranges. */
+	assert_int_equal(ik_cpu_cache_hold(c, pa + 8, 4096), -EINVAL);
+	assert_int_equal(ik_cpu_cache_hold(c, pa, 100), -EINVAL);
+	assert_int_equal(ik_cpu_cache_hold(c, RAM_BASE - 4096, 4096), -EFAULT);
+	assert_false(ik_cpu_cache_device_stale(c, RAM_BASE - 4096, 4));
+	ik_machine_destroy(m);
+}
+
 /* --- the built-in machines --- */
 
 static void test_builtin_machines(void **state)
@@ -597,6 +673,7 @@ int main(void)
 		cmocka_unit_test(test_coherent_machine_is_plain_memory),
 		cmocka_unit_test(test_geometry_from_description),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_held_pages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

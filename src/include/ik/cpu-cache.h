@@ -21,9 +21,10 @@ struct ik_cpu_cache;
 
 /*
  * A cache of @size bytes in @line-byte lines (a power of two; @size a
- * multiple of it) with up to @ways ways per set, in front of @mem. The
- * ways actually used are the largest power of two not above @ways that
- * divides the number of lines. NULL with errno EINVAL or ENOMEM.
+ * multiple of it) with up to @ways ways per set, in front of @mem (which
+ * then records it in mem->cpu_cache: one per memory). The ways actually
+ * used are the largest power of two not above @ways that divides the
+ * number of lines. NULL with errno EINVAL, EBUSY or ENOMEM.
  */
 struct ik_cpu_cache *ik_cpu_cache_create(struct ik_mem *mem, unsigned int line,
 					 unsigned int size, unsigned int ways);
@@ -32,6 +33,20 @@ void ik_cpu_cache_destroy(struct ik_cpu_cache *c);
 /* CPU access through the cache; the range must be RAM (-EFAULT otherwise). */
 int ik_cpu_cache_access(struct ik_cpu_cache *c, phys_addr_t pa, void *buf, size_t len,
 			bool write);
+
+/*
+ * Hold [@pa, @pa + @len) (whole pages, just allocated) in the cache until
+ * it is freed: never evicted, seen by the CPU at the region's cpu_host
+ * (ik_mem_cpu_va()). Page-table formats hold their tables so. 0; -EINVAL
+ * for a misaligned range; -EFAULT outside RAM.
+ */
+int ik_cpu_cache_hold(struct ik_cpu_cache *c, phys_addr_t pa, size_t len);
+
+/*
+ * Whether a device reading [@pa, @pa + @len) (within one line) from memory
+ * would miss data the CPU wrote and did not clean. For checkers only.
+ */
+bool ik_cpu_cache_device_stale(struct ik_cpu_cache *c, phys_addr_t pa, size_t len);
 
 /* Maintenance by physical range, over every line the range touches. */
 #define IK_CPU_CACHE_CLEAN      (1u << 0) /* write dirty lines back, keep them */

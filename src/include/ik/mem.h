@@ -30,16 +30,29 @@ struct ik_page {
 	 * this field (see src/pgtable/pt-table.h for the protocol).
 	 */
 	int32_t users;
-	uint32_t flags;
+	uint32_t flags;   /* IK_PAGE_*; atomic */
 	phys_addr_t next; /* link in an IOTLB gather's freelist */
 };
 #define IK_PAGE_TABLE_BIAS ((int32_t)0x40000000)
+/*
+ * Held in the CPU cache (ik_cpu_cache_hold(), src/hw/cpu_cache.c): the
+ * CPU's view of the page is at the region's cpu_host, not its host.
+ * Cleared when the page is freed.
+ */
+#define IK_PAGE_CPU_HELD (1u << 0)
 
 struct ik_mem_region {
 	char name[32];
 	phys_addr_t base;
 	uint64_t size;
 	uint8_t *host;        /* direct host mapping of [base, base + size) */
+	/*
+	 * Where the CPU sees the pages it keeps in its cache (page tables on
+	 * a non-coherent machine, IK_PAGE_CPU_HELD): a mapping of its own
+	 * owned by the CPU cache model; == host when there is no CPU cache.
+	 * Page-table formats read and write tables here, walkers read host.
+	 */
+	uint8_t *cpu_host;
 	int fd;               /* memfd holding the bytes; -1 when not created */
 	struct ik_page *meta; /* one per 4 KiB page */
 	uint64_t *bitmap;     /* allocator: bit set = page in use */
@@ -49,6 +62,7 @@ struct ik_mem_region {
 };
 
 struct ik_mem;
+struct ik_cpu_cache;
 struct ik_mem_ops {
 	int (*alloc_pages)(struct ik_mem *mem, size_t npages, size_t align, phys_addr_t *pa);
 	void (*free_pages)(struct ik_mem *mem, phys_addr_t pa, size_t npages);
@@ -74,6 +88,8 @@ struct ik_mem {
 	size_t vmap_cap;
 	/* fault injection: pages still allowed before -ENOMEM, -1 unlimited (under lock) */
 	long alloc_budget;
+	/* The CPU cache in front of this memory (non-coherent machine), else NULL. */
+	struct ik_cpu_cache *cpu_cache;
 };
 
 extern const struct ik_mem_ops ik_sim_mem_ops;
@@ -99,6 +115,13 @@ static inline void *ik_mem_va(struct ik_mem *mem, phys_addr_t pa)
 {
 	struct ik_mem_region *r = ik_mem_region_of(mem, pa);
 	return r ? r->host + (pa - r->base) : NULL;
+}
+
+/* The CPU's view of page-table memory at @pa (see cpu_host), NULL outside RAM. */
+static inline void *ik_mem_cpu_va(struct ik_mem *mem, phys_addr_t pa)
+{
+	struct ik_mem_region *r = ik_mem_region_of(mem, pa);
+	return r ? r->cpu_host + (pa - r->base) : NULL;
 }
 
 /* Metadata of the RAM page holding @pa, NULL outside RAM. */
