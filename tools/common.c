@@ -69,6 +69,7 @@ void emit_hw_stats(struct emitter *e, const char *title, const struct ik_iommu_h
 	emit_u64(e, "faults", "faults", st->faults);
 	emit_u64(e, "stale_accesses", "stale-IOTLB accesses", st->stale_accesses);
 	emit_u64(e, "invalidations", "entries invalidated", st->invalidations);
+	emit_u64(e, "incoherent_walks", "walks of uncleaned tables", st->incoherent_walks);
 	emit_end_object(e);
 }
 

@@ -187,6 +187,11 @@ struct ik_iommu_hw_stats {
 	uint64_t faults;
 	uint64_t stale_accesses; /* TLB hits that a fresh walk contradicts */
 	uint64_t invalidations;  /* TLB entries invalidated */
+	/*
+	 * Walks that read a descriptor the CPU had changed in its cache and
+	 * not cleaned (non-coherent machines): the walker used the old one.
+	 */
+	uint64_t incoherent_walks;
 };
 
 IK_API int ik_machine_iommu_stats(struct ik_machine *m, const char *iommu,

@@ -788,6 +788,7 @@ static struct iommu_domain *arm_smmu_domain_alloc(struct iommu_device *iommu, un
 		.oas = smmu->oas,
 		.tlb = &arm_smmu_flush_ops,
 		.mem = ik_machine_mem(iommu->machine),
+		.coherent_walk = smmu->coherent_walk, /* sIDR0.CTTW */
 	};
 
 	errno = 0;

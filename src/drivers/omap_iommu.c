@@ -624,6 +624,12 @@ static struct iommu_domain *omap_domain_alloc(struct iommu_device *iommu, unsign
 			.oas = 32,
 			.tlb = &omap_flush_ops,
 			.mem = ik_machine_mem(iommu->machine),
+			/*
+			 * The MMU's walker reads DRAM and never snoops the CPU
+			 * caches: table writes are cleaned (as Linux's
+			 * flush_iopte_range()); on a coherent machine that is free.
+			 */
+			.coherent_walk = false,
 			/* Little-endian, 8-bit elements, not mixed: as Linux's iotlb_init_entry. */
 			.omap.attrs = OMAP_MMU_RAM_ELSZ_8,
 		};

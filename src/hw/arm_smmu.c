@@ -78,6 +78,7 @@
 
 #include "ik/arm-smmu-regs.h"
 #include "ik/compiler.h"
+#include "ik/cpu-cache.h"
 #include "ik/machine.h"
 #include "ik/tlb.h"
 
@@ -149,6 +150,7 @@ struct arm_smmu {
 	struct ik_mem *mem;
 	unsigned int irq;
 	bool powered;
+	uint32_t idr0;          /* sIDR0: CTTW only when walks snoop the CPU caches */
 
 	uint32_t scr0;
 	uint64_t gfar;
@@ -204,6 +206,7 @@ static void add_stats(struct arm_smmu *s, const struct ik_iommu_hw_stats *d)
 	st->faults += d->faults;
 	st->stale_accesses += d->stale_accesses;
 	st->invalidations += d->invalidations;
+	st->incoherent_walks += d->incoherent_walks;
 	pthread_mutex_unlock(&s->hw.stats_lock);
 }
 
@@ -293,6 +296,7 @@ struct smmu_walk {
 	bool global;        /* nG clear */
 	bool used_wc;       /* started from a walk-cache entry */
 	unsigned int level; /* level reached (of the fault, if any) */
+	unsigned int incoherent; /* descriptors read that the CPU had not cleaned */
 };
 
 static uint32_t leaf_attrs(uint64_t d)
@@ -358,6 +362,7 @@ static uint32_t cb_walk(struct arm_smmu *s, struct smmu_cb *cb, uint64_t va, boo
 
 	w->level = 0;
 	w->used_wc = false;
+	w->incoherent = 0;
 	if ((cb->tcr & SMMU_TCR_TG0_MASK) >> SMMU_TCR_TG0_SHIFT != SMMU_TCR_TG0_4K ||
 	    t0sz < 16 || t0sz > 39 || (cb->tcr & SMMU_TCR_EPD0))
 		return SMMU_FSR_TF;
@@ -394,6 +399,10 @@ static uint32_t cb_walk(struct arm_smmu *s, struct smmu_cb *cb, uint64_t va, boo
 		if (!p)
 			return SMMU_FSR_EF;
 		uint64_t d = ik_read_le64_acquire(p);
+		/* Not hardware: a checker noting that the CPU's cache has a newer word. */
+		if (unlikely(s->mem->cpu_cache) &&
+		    ik_cpu_cache_device_stale(s->mem->cpu_cache, dpa, 8))
+			w->incoherent++;
 		if (!(d & DESC_VALID))
 			return SMMU_FSR_TF;
 		if (level < 3 && (d & DESC_TABLE)) {
@@ -588,7 +597,7 @@ static uint32_t gr0_read(const struct arm_smmu *s, uint32_t off)
 	case SMMU_GR0_sCR0:
 		return s->scr0;
 	case SMMU_GR0_sIDR0:
-		return SMMU_IDR0_VALUE;
+		return s->idr0;
 	case SMMU_GR0_sIDR1:
 		return SMMU_IDR1_VALUE;
 	case SMMU_GR0_sIDR2:
@@ -896,6 +905,7 @@ static int cb_translate(struct arm_smmu *s, unsigned int n, uint32_t sid, uint64
 		delta->tlb_misses = 1;
 		delta->walks = 1;
 		fault = cb_walk(s, cb, va, true, &w);
+		delta->incoherent_walks = w.incoherent != 0;
 		level = w.level;
 		if (w.used_wc) {
 			/* The walk cache skipped levels: would memory alone agree? */
@@ -1100,6 +1110,8 @@ static struct ik_hw_iommu *arm_smmu_create(struct ik_machine *m, const struct ik
 	s->hw.machine = m;
 	snprintf(s->hw.name, sizeof(s->hw.name), "%s", desc->name ? desc->name : "arm-smmu");
 	s->mem = ik_machine_mem(m);
+	/* The walker reads memory: coherent only when the machine's DMA is. */
+	s->idr0 = SMMU_IDR0_VALUE & ~(ik_machine_dma_coherent(m) ? 0 : SMMU_IDR0_CTTW);
 	s->irq = desc->irq;
 	s->powered = true;
 	if (!ret) {

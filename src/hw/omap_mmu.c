@@ -42,6 +42,7 @@
 #include <stdlib.h>
 
 #include "ik/compiler.h"
+#include "ik/cpu-cache.h"
 #include "ik/machine.h"
 #include "ik/omap-mmu-regs.h"
 #include "ik/tlb.h"
@@ -111,6 +112,7 @@ struct omap_leaf {
 	uint32_t pa;    /* physical base of the page */
 	uint32_t mask;  /* page size - 1 */
 	uint32_t attrs; /* as the RAM register holds them */
+	unsigned int incoherent; /* descriptors read that the CPU had not cleaned */
 };
 
 static uint32_t ram_attrs(bool mixed, bool big, uint32_t elsz)
@@ -120,13 +122,16 @@ static uint32_t ram_attrs(bool mixed, bool big, uint32_t elsz)
 }
 
 /* Fetch a descriptor word; false when the address is not RAM. */
-static bool fetch(struct ik_mem *mem, uint32_t pa, uint32_t *word)
+static bool fetch(struct ik_mem *mem, uint32_t pa, uint32_t *word, unsigned int *incoherent)
 {
 	const uint32_t *p = ik_mem_va(mem, pa);
 	if (!p)
 		return false;
 	/* Acquire: a table published by its parent entry is seen whole. */
 	*word = ik_read_le32_acquire(p);
+	/* Not hardware: a checker noting that the CPU's cache has a newer word. */
+	if (unlikely(mem->cpu_cache) && ik_cpu_cache_device_stale(mem->cpu_cache, pa, 4))
+		(*incoherent)++;
 	return true;
 }
 
@@ -149,7 +154,8 @@ static uint32_t walk_tables(struct ik_mem *mem, uint32_t ttb, uint32_t va,
 	uint32_t l1_addr = (ttb & OMAP_MMU_TTB_ADDR_MASK) + ((va >> 20) << 2);
 	uint32_t l1, l2;
 
-	if (!fetch(mem, l1_addr, &l1))
+	leaf->incoherent = 0;
+	if (!fetch(mem, l1_addr, &l1, &leaf->incoherent))
 		return OMAP_MMU_IRQ_TABLEWALKFAULT;
 
 	switch (l1 & L1_TYPE_MASK) {
@@ -170,7 +176,7 @@ static uint32_t walk_tables(struct ik_mem *mem, uint32_t ttb, uint32_t va,
 	}
 
 	uint32_t l2_addr = (l1 & L1_TABLE_BASE) + (((va >> 12) & 0xffu) << 2);
-	if (!fetch(mem, l2_addr, &l2))
+	if (!fetch(mem, l2_addr, &l2, &leaf->incoherent))
 		return OMAP_MMU_IRQ_TABLEWALKFAULT;
 	if (l2 & L2_SMALL) {
 		leaf->pa = l2 & L2_SMALL_BASE;
@@ -285,6 +291,7 @@ static void add_stats(struct omap_mmu *mmu, const struct ik_iommu_hw_stats *d)
 	s->faults += d->faults;
 	s->stale_accesses += d->stale_accesses;
 	s->invalidations += d->invalidations;
+	s->incoherent_walks += d->incoherent_walks;
 	pthread_mutex_unlock(&mmu->hw.stats_lock);
 }
 
@@ -462,6 +469,7 @@ static int omap_mmu_translate(struct ik_hw_iommu *hw, uint32_t sid, dma_addr_t a
 		} else {
 			delta.walks = 1;
 			fault = walk_tables(mmu->mem, mmu->ttb, va, &leaf);
+			delta.incoherent_walks = leaf.incoherent != 0;
 		}
 		if (!fault) {
 			struct ik_tlb_entry e = {

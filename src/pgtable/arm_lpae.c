@@ -166,6 +166,7 @@ struct lpae_pgtable {
 	unsigned int start_level;
 	bool counted;                /* live entries counted (no KEEP_TABLES) */
 	bool fast_4k;                /* 4 KiB pages allowed: the one-page paths apply */
+	struct ik_cpu_cache *clean;  /* clean table writes from it (pt_sync()) */
 	uint64_t id;                 /* unique per instance, for the walk cache */
 	/* Tables retired so far; written rarely, read by every walk. */
 	alignas(64) uint64_t retired;
@@ -241,7 +242,7 @@ static inline uint64_t *lpae_va(const struct lpae_pgtable *lp, phys_addr_t pa)
 {
 	const struct ik_mem_region *r = lpae_region(lp, pa);
 
-	return r ? (uint64_t *)(void *)(r->host + (pa - r->base)) : NULL;
+	return r ? (uint64_t *)(void *)(r->cpu_host + (pa - r->base)) : NULL;
 }
 
 static inline bool lpae_table_at(const struct lpae_pgtable *lp, phys_addr_t pa,
@@ -251,10 +252,16 @@ static inline bool lpae_table_at(const struct lpae_pgtable *lp, phys_addr_t pa,
 
 	if (unlikely(!r))
 		return false;
-	t->pte = (uint64_t *)(void *)(r->host + (pa - r->base));
+	t->pte = (uint64_t *)(void *)(r->cpu_host + (pa - r->base));
 	t->pg = &r->meta[(pa - r->base) >> IK_PAGE_SHIFT];
 	t->pa = pa;
 	return true;
+}
+
+/* Make @n entries the CPU wrote at @p visible to the walker. */
+static inline void lpae_sync(const struct lpae_pgtable *lp, const uint64_t *p, size_t n)
+{
+	pt_sync(lp->mem, lp->clean, p, n * sizeof(*p));
 }
 
 /* --- retirement count and walk cache (see the top of the file) --- */
@@ -504,6 +511,7 @@ LPAE_COLD static void lpae_retire(struct lpae_pgtable *lp, struct ik_page *pg, p
 		if (unlikely(!lpae_table_at(lp, pg->next, &parent)))
 			return;
 		ik_write_le64(&parent.pte[lvl_idx(va, lvl - 1)], lpae_mark(lp));
+		lpae_sync(lp, &parent.pte[lvl_idx(va, lvl - 1)], 1);
 		lpae_seq_retire(lp);
 		if (gather) {
 			iommu_pages_list_add(lp->mem, gather, pa);
@@ -575,7 +583,11 @@ LPAE_COLD static int lpae_install(struct lpae_pgtable *lp, struct lpae_table *pa
 	if (pte_is_retired(old))
 		lpae_drop_stale_walks(lp, va & ~((1ULL << lvl_shift(lvl)) - 1),
 				      1ULL << lvl_shift(lvl));
+	/* The chain's links reach memory before the entry that publishes it. */
+	for (unsigned int j = 0; j + 1 < n; j++)
+		lpae_sync(lp, &chain[j].pte[lvl_idx(va, lvl + 1 + j)], 1);
 	if (ik_cmpxchg_le64(p, old, chain[0].pa | PTE_TYPE_TABLE)) {
+		lpae_sync(lp, p, 1);
 		*out = chain[n - 1];
 		return 0;
 	}
@@ -780,6 +792,7 @@ LPAE_COLD static int lpae_drop_empty(struct lpae_pgtable *lp, struct lpae_table 
 		return -EEXIST;
 	}
 	ik_write_le64(p, 0);
+	lpae_sync(lp, p, 1);
 	if (lp->counted && t->pg)
 		pt_table_put(t->pg, 1);
 	lpae_seq_retire(lp);
@@ -867,6 +880,7 @@ static int lpae_map_general(struct lpae_pgtable *lp, uint64_t iova, uint64_t pad
 				break;
 			i += lpae_write_run(p + i, n - i, desc + i * pgsize, pgsize);
 		}
+		lpae_sync(lp, p, i);
 		done += i;
 		if (unlikely(i < n)) {
 			/* Return the references of what was not written. */
@@ -960,6 +974,7 @@ static int lpae_map_pages(struct io_pgtable_ops *ops, dma_addr_t iova, phys_addr
 			return -EEXIST;
 		}
 		ik_write_le64(p, paddr | lpae_prot_attrs(prot) | PTE_TYPE_PAGE);
+		lpae_sync(lp, p, 1);
 		*mapped = LPAE_SZ_4K;
 		return 0;
 	}
@@ -1025,9 +1040,11 @@ static bool lpae_clear_tree(struct lpae_pgtable *lp, uint64_t *p, const struct l
 			removed += lpae_clear_tree(lp, &t->pte[i], &c, lvl + 1, cur, gather);
 		}
 	}
+	lpae_sync(lp, t->pte, LPAE_ENTRIES);
 	if (!lp->counted || !pt_table_put(t->pg, removed) || !pt_table_kill(t->pg))
 		return false;
 	ik_write_le64(p, lpae_mark(lp));
+	lpae_sync(lp, p, 1);
 	lpae_seq_retire(lp);
 	iommu_pages_list_add(lp->mem, gather, t->pa);
 	return true;
@@ -1112,8 +1129,13 @@ LPAE_COLD static int lpae_split_block(struct lpae_pgtable *lp, const struct lpae
 	if (lp->counted)
 		pt_table_get(t[0].pg, live);
 	lpae_set_parent(&t[0], parent->pa);
-	if (ik_cmpxchg_le64(p, e, t[0].pa | PTE_TYPE_TABLE))
+	/* The new tables reach memory before the entry that publishes them. */
+	for (k = 0; k < n; k++)
+		lpae_sync(lp, t[k].pte, LPAE_ENTRIES);
+	if (ik_cmpxchg_le64(p, e, t[0].pa | PTE_TYPE_TABLE)) {
+		lpae_sync(lp, p, 1);
 		return 0;
+	}
 	ret = -EAGAIN;
 out_free:
 	while (k--)
@@ -1135,6 +1157,7 @@ LPAE_COLD static long lpae_unmap_block(struct lpae_pgtable *lp, struct lpae_tabl
 		/* Smaller pages covering all of it: no split needed. */
 		if (!ik_cmpxchg_le64(p, e, 0))
 			return -EAGAIN;
+		lpae_sync(lp, p, 1);
 		lpae_gather(lp, gather, bstart, size);
 		if (lp->counted && path[lvl].pg && pt_table_put(path[lvl].pg, 1))
 			lpae_retire(lp, path[lvl].pg, path[lvl].pa, lvl, va, gather);
@@ -1208,6 +1231,7 @@ static long lpae_unmap_run(struct lpae_pgtable *lp, struct lpae_table *path, uns
 		removed += lpae_clear_tree(lp, &p[i], &c, lvl + 1, va + i * size, gather);
 		i++;
 	}
+	lpae_sync(lp, p, i);
 	if (removed && lp->counted && t->pg && pt_table_put(t->pg, removed))
 		lpae_retire(lp, t->pg, t->pa, lvl, va, gather);
 	return (long)(i * size);
@@ -1307,6 +1331,7 @@ static long lpae_unmap_pages(struct io_pgtable_ops *ops, dma_addr_t iova, size_t
 		if (likely((ik_read_le64(p) & PTE_TYPE_MASK) == PTE_TYPE_PAGE &&
 			   lpae_seq_same(lp, seq))) {
 			ik_write_le64(p, 0);
+			lpae_sync(lp, p, 1);
 			lpae_gather(lp, gather, iova, LPAE_SZ_4K);
 			if (lp->counted && unlikely(pt_table_put(t.pg, 1)))
 				lpae_retire(lp, t.pg, t.pa, LPAE_LEAF_LEVEL, iova, gather);
@@ -1513,6 +1538,7 @@ static struct io_pgtable *lpae_alloc(struct io_pgtable_cfg *cfg, void *cookie)
 	lp->iova_limit = 1ULL << ias;
 	lp->start_level = ias == 48 ? 0 : 1;
 	lp->counted = !(cfg->quirks & IO_PGTABLE_QUIRK_KEEP_TABLES);
+	lp->clean = pt_clean_cache(cfg->mem, cfg->coherent_walk);
 	lp->id = __atomic_add_fetch(&lpae_next_id, 1, __ATOMIC_RELAXED);
 	lp->fast_4k = pgsizes & LPAE_SZ_4K;
 

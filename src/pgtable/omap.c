@@ -111,6 +111,7 @@ struct omap_pgtable {
 	uint64_t iova_limit;              /* 1 << ias */
 	uint64_t pa_limit;                /* 1 << oas */
 	bool counted;                     /* live entries counted (no KEEP_TABLES) */
+	struct ik_cpu_cache *clean;       /* clean table writes from it (pt_sync()) */
 };
 
 /* A second-level table: its words, its page metadata and its address. */
@@ -144,10 +145,16 @@ static inline bool omap_l2_at(const struct omap_pgtable *op, phys_addr_t pa, str
 	if (unlikely(!r))
 		return false;
 	off = pa - r->base;
-	t->pte = (uint32_t *)(void *)(r->host + off);
+	t->pte = (uint32_t *)(void *)(r->cpu_host + off);
 	t->pg = &r->meta[off >> IK_PAGE_SHIFT];
 	t->pa = pa;
 	return true;
+}
+
+/* Make @n table words the CPU wrote at @p visible to the walker. */
+static inline void omap_sync(const struct omap_pgtable *op, const uint32_t *p, size_t n)
+{
+	pt_sync(op->mem, op->clean, p, n * sizeof(*p));
 }
 
 static bool omap_words_zero(const uint32_t *p, unsigned int n)
@@ -219,8 +226,11 @@ static int omap_l2_get_slow(struct omap_pgtable *op, uint32_t *l1p, int32_t refs
 			return ret;
 		if (op->counted)
 			pt_table_get(t->pg, refs);
-		if (ik_cmpxchg_le32(l1p, 0, (uint32_t)t->pa | L1_TYPE_TABLE))
+		/* Zero in memory and in the CPU's view: nothing to clean but @l1p. */
+		if (ik_cmpxchg_le32(l1p, 0, (uint32_t)t->pa | L1_TYPE_TABLE)) {
+			omap_sync(op, l1p, 1);
 			return 0;
+		}
 		pt_table_free(op->mem, t->pa, L2_ALLOC_BYTES);
 	}
 }
@@ -294,6 +304,7 @@ static int omap_map_l2(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, u
 					ik_write_le32(&p[k], desc);
 			}
 		}
+		omap_sync(op, t.pte + idx, i * words);
 		done += i;
 		if (unlikely(i < n)) {
 			/* Return the references of what was not written. */
@@ -329,6 +340,7 @@ static int omap_l1_drop_table(struct omap_pgtable *op, uint32_t *l1p, uint32_t e
 		}
 	}
 	ik_write_le32(l1p, 0);
+	omap_sync(op, l1p, 1);
 	op->tlb->tlb_flush_walk(va, OMAP_SZ_1M, OMAP_SZ_4K, op->cookie);
 	pt_table_free(op->mem, t.pa, L2_ALLOC_BYTES);
 	return 0;
@@ -392,9 +404,11 @@ static int omap_map_l1(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, u
 		if (j < words) {
 			while (j--)
 				ik_write_le32(&l1p[j], 0);
+			omap_sync(op, l1p, words);
 			ret = -EEXIST;
 			break;
 		}
+		omap_sync(op, l1p, words);
 	}
 	*mapped = i * pgsize;
 	return ret;
@@ -454,6 +468,7 @@ static inline int omap_map_one_small(struct omap_pgtable *op, uint64_t iova, uin
 	}
 	uint32_t ram = __atomic_load_n(&op->iop.cfg.omap.attrs, __ATOMIC_RELAXED);
 	ik_write_le32(p, (uint32_t)paddr | omap_l2_attrs(ram) | L2_SMALL);
+	omap_sync(op, p, 1);
 	return 0;
 }
 
@@ -519,8 +534,10 @@ static void omap_l2_release(struct omap_pgtable *op, uint32_t *l1p, const struct
 	if (!pt_table_kill(t->pg))
 		return; /* a mapper took a reference: it lives on */
 	/* Only the killer detaches it; a failed CAS would mean a broken caller contract. */
-	if (ik_cmpxchg_le32(l1p, (uint32_t)t->pa | L1_TYPE_TABLE, 0))
+	if (ik_cmpxchg_le32(l1p, (uint32_t)t->pa | L1_TYPE_TABLE, 0)) {
+		omap_sync(op, l1p, 1);
 		iommu_pages_list_add(op->mem, gather, t->pa);
+	}
 }
 
 /* Clear every leaf of a full table at @va (1 MiB aligned), each gathered. */
@@ -544,6 +561,7 @@ static void omap_l2_clear_all(struct omap_pgtable *op, uint32_t *l1p, const stru
 			ik_write_le32(&t->pte[idx], 0);
 		omap_gather(op, gather, va + (first << 12), OMAP_SZ_64K);
 	}
+	omap_sync(op, t->pte, L2_ENTRIES);
 	if (op->counted && pt_table_put(t->pg, (int32_t)L2_ENTRIES))
 		omap_l2_release(op, l1p, t, gather);
 }
@@ -576,6 +594,7 @@ static long omap_unmap_cover(struct omap_pgtable *op, uint32_t va, size_t size,
 
 		if ((e & L1_TYPE_MASK) == L1_TYPE_SECTION) {
 			ik_write_le32(&l1p[i], 0);
+			omap_sync(op, &l1p[i], 1);
 			omap_gather(op, gather, cur, OMAP_SZ_1M);
 		} else if (omap_l2_at(op, e & L1_TABLE_ADDR, &t)) {
 			omap_l2_clear_all(op, &l1p[i], &t, cur, gather);
@@ -629,10 +648,12 @@ static int omap_split_section(struct omap_pgtable *op, uint32_t *l1p, uint32_t e
 				    (uint32_t)(rs - lstart), (uint32_t)(re - lstart));
 	if (op->counted)
 		pt_table_get(t.pg, live);
+	omap_sync(op, t.pte, L2_ENTRIES); /* the table before the entry that points at it */
 	if (!ik_cmpxchg_le32(l1p, e, (uint32_t)t.pa | L1_TYPE_TABLE)) {
 		pt_table_free(op->mem, t.pa, L2_ALLOC_BYTES);
 		return -EAGAIN; /* changed under us: look again */
 	}
+	omap_sync(op, l1p, 1);
 	return 0;
 }
 
@@ -672,6 +693,7 @@ static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint64_t lstart
 						    ik_max(r_lo, lo) - lo, ik_min(r_hi, hi) - lo);
 			if (op->counted)
 				pt_table_get(t->pg, live);
+			omap_sync(op, t->pte, L2_ENTRIES);
 			next[i] = (uint32_t)t->pa | L1_TYPE_TABLE;
 		}
 	}
@@ -689,6 +711,7 @@ static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint64_t lstart
 	}
 	for (i = 1; i < REPEAT; i++)
 		ik_cmpxchg_le32(&first[i], e, next[i]);
+	omap_sync(op, first, REPEAT);
 	return 0;
 }
 
@@ -709,6 +732,7 @@ static long omap_unmap_l1_leaf(struct omap_pgtable *op, uint32_t *l1p, uint32_t 
 		uint32_t *p = &op->l1[L1_INDEX(lstart)];
 		for (unsigned int i = 0; i < (super ? REPEAT : 1); i++)
 			ik_write_le32(&p[i], 0);
+		omap_sync(op, p, super ? REPEAT : 1);
 	} else {
 		ret = super ? omap_split_super(op, e, lstart, va, rm_end) :
 			      omap_split_section(op, l1p, e, lstart, va, rm_end);
@@ -794,6 +818,13 @@ static long omap_unmap_l2(struct omap_pgtable *op, uint32_t *l1p, uint32_t l1e, 
 		}
 		break; /* not mapped */
 	}
+	if (cur > va) {
+		/* From the first 64K page touched to the end of the last one. */
+		unsigned int first = L2_INDEX(va) & ~(REPEAT - 1);
+		unsigned int last = (unsigned int)((cur - 1) >> 12 & 0xffu) | (REPEAT - 1);
+
+		omap_sync(op, &t.pte[first], last - first + 1);
+	}
 	if (removed && op->counted && pt_table_put(t.pg, removed))
 		omap_l2_release(op, l1p, &t, gather);
 	return (long)(cur - va);
@@ -849,6 +880,7 @@ static inline long omap_unmap_one_small(struct omap_pgtable *op, uint64_t iova,
 	if (unlikely(!(ik_read_le32(p) & L2_SMALL)))
 		return 0; /* not mapped, or part of a large page */
 	ik_write_le32(p, 0);
+	omap_sync(op, p, 1);
 	omap_gather(op, gather, iova, OMAP_SZ_4K);
 	if (op->counted && unlikely(pt_table_put(t.pg, 1)))
 		omap_l2_release(op, l1p, &t, gather);
@@ -1052,7 +1084,8 @@ static struct io_pgtable *omap_alloc(struct io_pgtable_cfg *cfg, void *cookie)
 		errno = -ret;
 		return NULL;
 	}
-	op->l1 = ik_mem_ptr(cfg->mem, pa, L1_BYTES);
+	/* Regions hold whole pages: the 16 KiB, in RAM, lies in one. */
+	op->l1 = ik_mem_ptr(cfg->mem, pa, L1_BYTES) ? ik_mem_cpu_va(cfg->mem, pa) : NULL;
 	if (!op->l1 || pa + L1_BYTES - 1 > UINT32_MAX) {
 		pt_table_free(cfg->mem, pa, L1_BYTES);
 		free(op);
@@ -1072,6 +1105,7 @@ static struct io_pgtable *omap_alloc(struct io_pgtable_cfg *cfg, void *cookie)
 	op->iova_limit = 1ULL << cfg->ias;
 	op->pa_limit = 1ULL << cfg->oas;
 	op->counted = !(cfg->quirks & IO_PGTABLE_QUIRK_KEEP_TABLES);
+	op->clean = pt_clean_cache(cfg->mem, cfg->coherent_walk);
 	op->iop.fmt = OMAP_IOMMU_PGTABLE;
 	op->iop.cookie = cookie;
 	op->iop.cfg = *cfg;

@@ -21,12 +21,22 @@
  * emptied table stays attached until reused or torn down). The cost is one
  * atomic add per table touched per call; IO_PGTABLE_QUIRK_KEEP_TABLES skips
  * counting (and freeing) entirely, as Linux does.
+ *
+ * On a non-coherent machine (mem->cpu_cache set) the CPU keeps every table
+ * in its cache: formats read and write tables at the CPU's view
+ * (ik_mem_cpu_va(), the region's cpu_host) and the walker reads memory.
+ * Unless the driver says the walker is coherent (cfg->coherent_walk), a
+ * format cleans what it wrote with pt_sync() before the entry can matter to
+ * the walker: a table's contents before the entry that points at it, and
+ * every entry before the map or unmap returns (Linux's io-pgtable does the
+ * same with dma_sync_single_for_device).
  */
 #ifndef IK_PT_TABLE_H
 #define IK_PT_TABLE_H
 
 #include <errno.h>
 #include "ik/compiler.h"
+#include "ik/cpu-cache.h"
 #include "ik/iommu-driver.h"
 #include "ik/mem.h"
 
@@ -37,11 +47,44 @@ static inline int pt_table_alloc(struct ik_mem *mem, size_t bytes, phys_addr_t *
 	int ret = mem->ops->alloc_pages(mem, npages, bytes, pa);
 	if (ret)
 		return ret;
+	/* Zeroed in memory; the CPU's cached view starts the same (pt-table.h top). */
+	if (mem->cpu_cache)
+		ik_cpu_cache_hold(mem->cpu_cache, *pa, bytes);
 	for (size_t i = 0; i < npages; i++) {
 		struct ik_page *pg = ik_mem_page(mem, *pa + (i << IK_PAGE_SHIFT));
 		__atomic_fetch_add(&pg->users, IK_PAGE_TABLE_BIAS, __ATOMIC_RELAXED);
 	}
 	return 0;
+}
+
+/*
+ * The cache a format must clean its table writes from: the CPU cache in
+ * front of @mem, unless there is none or the walker snoops it.
+ */
+static inline struct ik_cpu_cache *pt_clean_cache(struct ik_mem *mem, bool coherent_walk)
+{
+	return coherent_walk ? NULL : mem->cpu_cache;
+}
+
+/*
+ * Clean @len bytes of table at @p (a CPU view pointer) to memory for the
+ * walker; nothing when @clean is NULL (coherent). Cold: only non-coherent
+ * machines get here.
+ */
+static inline void pt_sync(struct ik_mem *mem, struct ik_cpu_cache *clean, const void *p,
+			   size_t len)
+{
+	if (likely(!clean))
+		return;
+	for (unsigned int i = 0; i < mem->nr_regions; i++) {
+		const struct ik_mem_region *r = &mem->regions[i];
+		uintptr_t off = (uintptr_t)p - (uintptr_t)r->cpu_host;
+
+		if (off < r->size) {
+			ik_cpu_cache_maint(clean, r->base + off, len, IK_CPU_CACHE_CLEAN);
+			return;
+		}
+	}
 }
 
 /* Free a table that was never published, or whose tables are torn down. */

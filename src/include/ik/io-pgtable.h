@@ -47,6 +47,12 @@ struct io_pgtable_cfg {
 	unsigned int oas;            /* output (physical) address bits */
 	const struct iommu_flush_ops *tlb;
 	struct ik_mem *mem;          /* memory that holds the tables */
+	/*
+	 * The walker snoops the CPU caches (Linux's name): table writes need
+	 * no cleaning. False on a non-coherent machine makes the format clean
+	 * every table write to memory (see src/pgtable/pt-table.h).
+	 */
+	bool coherent_walk;
 	union {
 		struct {
 			phys_addr_t ttb; /* out: first-level table, 16 KiB aligned */
