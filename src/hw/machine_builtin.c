@@ -143,9 +143,27 @@ static const struct ik_machine_desc smmu_soc_desc = {
 	.nr_masters = ARRAY_SIZE(smmu_soc_masters),
 };
 
+/*
+ * The same SoC with DMA that does not snoop the CPU caches, the SMMU's
+ * table walker included (it reports sIDR0.CTTW clear), as on many mobile
+ * SoCs: the driver must clean every table write.
+ */
+static const struct ik_machine_desc smmu_soc_noncoherent_desc = {
+	.size = sizeof(struct ik_machine_desc),
+	.name = "smmu-noncoherent",
+	.regions = smmu_soc_regions,
+	.nr_regions = ARRAY_SIZE(smmu_soc_regions),
+	.iommus = smmu_soc_iommus,
+	.nr_iommus = ARRAY_SIZE(smmu_soc_iommus),
+	.masters = smmu_soc_masters,
+	.nr_masters = ARRAY_SIZE(smmu_soc_masters),
+	.flags = IK_MACHINE_NONCOHERENT,
+};
+
 static const struct ik_machine_desc *const builtin_descs[] = {
 	&omap3_desc,
 	&smmu_soc_desc,
+	&smmu_soc_noncoherent_desc,
 };
 
 /**

@@ -10,6 +10,7 @@ const struct ik_test_target ik_test_targets[] = {
 	{ "omap3-isp-mmu", "omap3", "isp", "sdma" },
 	{ "omap3-iva-mmu", "omap3", "iva", "sdma" },
 	{ "smmu-gpu", "smmu", "gpu", "dma" },
+	{ "smmu-nc-gpu", "smmu-noncoherent", "gpu", "dma" },
 };
 const unsigned int ik_test_nr_targets = sizeof(ik_test_targets) / sizeof(ik_test_targets[0]);
 
