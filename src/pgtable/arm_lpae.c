@@ -258,7 +258,15 @@ static inline bool lpae_table_at(const struct lpae_pgtable *lp, phys_addr_t pa,
 	return true;
 }
 
-/* Make @n entries the CPU wrote at @p visible to the walker. */
+/*
+ * Make @n entries the CPU wrote at @p visible to the walker. A mapper also
+ * cleans every table entry it walks through (lpae_table_get()): the thread
+ * that installed it may not have cleaned it yet, and the map must not
+ * return before the walker can reach what it wrote. (Linux's
+ * io-pgtable-arm tags cleaned table entries with a software bit to skip
+ * those cleans; the one-page fast path here skips them through its walk
+ * cache instead, filled only after such a walk.)
+ */
 static inline void lpae_sync(const struct lpae_pgtable *lp, const uint64_t *p, size_t n)
 {
 	pt_sync(lp->mem, lp->clean, p, n * sizeof(*p));
@@ -613,6 +621,8 @@ static int lpae_table_get_uncounted(struct lpae_pgtable *lp, uint64_t va, unsign
 		if (l == LPAE_WALK_MOVED)
 			continue;
 		if (l == lvl) {
+			for (unsigned int k = lp->start_level; lp->clean && k < lvl; k++)
+				lpae_sync(lp, &path[k].pte[lvl_idx(va, k)], 1);
 			*out = path[lvl];
 			return 0;
 		}
@@ -627,6 +637,8 @@ static int lpae_table_get_uncounted(struct lpae_pgtable *lp, uint64_t va, unsign
 		}
 		if (!pte_is_free(e))
 			return -EEXIST;
+		for (unsigned int k = lp->start_level; lp->clean && k < l; k++)
+			lpae_sync(lp, &path[k].pte[lvl_idx(va, k)], 1);
 		ret = lpae_install(lp, &path[l], p, e, l, va, lvl, 0, out);
 		if (ret != -EAGAIN)
 			return ret;
@@ -690,6 +702,7 @@ static int lpae_table_get(struct lpae_pgtable *lp, uint64_t va, unsigned int lvl
 				ret = -EAGAIN;
 				break;
 			}
+			lpae_sync(lp, p, 1);
 			lpae_release(lp, &cur, l, va);
 			cur = child;
 		}

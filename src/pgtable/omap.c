@@ -151,7 +151,16 @@ static inline bool omap_l2_at(const struct omap_pgtable *op, phys_addr_t pa, str
 	return true;
 }
 
-/* Make @n table words the CPU wrote at @p visible to the walker. */
+/*
+ * Make @n table words the CPU wrote at @p visible to the walker.
+ *
+ * A mapper that finds a second-level table through the CPU's view cannot
+ * know that whoever installed it has cleaned the first-level entry yet: it
+ * cleans that entry itself before its map returns, or the walker could
+ * fault on a page the map reported mapped. (Linux's io-pgtable-arm marks
+ * cleaned table entries with a software bit to skip that clean; the OMAP
+ * descriptor has no bit to spare, so we always clean.)
+ */
 static inline void omap_sync(const struct omap_pgtable *op, const uint32_t *p, size_t n)
 {
 	pt_sync(op->mem, op->clean, p, n * sizeof(*p));
@@ -289,6 +298,8 @@ static int omap_map_l2(struct omap_pgtable *op, uint32_t iova, uint32_t paddr, u
 		ret = omap_l2_get(op, &op->l1[L1_INDEX(va)], (int32_t)(n * words), &t);
 		if (ret)
 			break;
+		/* Its installer may not have cleaned the entry yet (see omap_sync()). */
+		omap_sync(op, &op->l1[L1_INDEX(va)], 1);
 		uint32_t *p = t.pte + idx;
 		if (!large) {
 			for (i = 0; i < n; i++, desc += OMAP_SZ_4K) {
@@ -466,6 +477,7 @@ static inline int omap_map_one_small(struct omap_pgtable *op, uint64_t iova, uin
 			pt_table_put(t.pg, 1);
 		return -EEXIST;
 	}
+	omap_sync(op, l1p, 1); /* as in omap_map_l2() */
 	uint32_t ram = __atomic_load_n(&op->iop.cfg.omap.attrs, __ATOMIC_RELAXED);
 	ik_write_le32(p, (uint32_t)paddr | omap_l2_attrs(ram) | L2_SMALL);
 	omap_sync(op, p, 1);

@@ -217,6 +217,9 @@ static const struct cfg cfgs[] = {
 	{ "smmu", { "gpu", NULL }, IOMMU_DOMAIN_DMA_FQ, false },
 	{ "omap3", { "isp", NULL }, IOMMU_DOMAIN_DMA, true },
 	{ "omap3", { "isp", NULL }, IOMMU_DOMAIN_DMA_FQ, false },
+	/* Tables cleaned for a walker that does not snoop: see test_noncoherent_walk.c. */
+	{ "smmu-noncoherent", { "gpu", NULL }, IOMMU_DOMAIN_DMA, false },
+	{ "smmu-noncoherent", { "gpu", NULL }, IOMMU_DOMAIN_DMA_FQ, false },
 };
 
 int main(void)
@@ -228,6 +231,8 @@ int main(void)
 		cmocka_unit_test_prestate(run, (void *)&cfgs[3]),
 		cmocka_unit_test_prestate(run, (void *)&cfgs[4]),
 		cmocka_unit_test_prestate(run, (void *)&cfgs[5]),
+		cmocka_unit_test_prestate(run, (void *)&cfgs[6]),
+		cmocka_unit_test_prestate(run, (void *)&cfgs[7]),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
