@@ -85,6 +85,7 @@ struct ik_cpu_cache {
 	struct cache_line *lines;
 	uint8_t *data;
 	uint8_t **held; /* per memory region: its held-page mapping */
+	uint64_t set_mask; /* nr_sets - 1 when a power of two, else 0 */
 };
 
 /* --- held pages --- */
@@ -168,6 +169,8 @@ struct ik_cpu_cache *ik_cpu_cache_create(struct ik_mem *mem, unsigned int line,
 	c->size = size;
 	c->ways = ways;
 	c->nr_sets = nr_lines / ways;
+	if (!(c->nr_sets & (c->nr_sets - 1)))
+		c->set_mask = c->nr_sets - 1; /* 0 for one set: n % 1 is 0 too */
 	c->sets = calloc(c->nr_sets, sizeof(*c->sets));
 	c->lines = calloc(nr_lines, sizeof(*c->lines));
 	c->data = malloc(size);
@@ -212,7 +215,10 @@ void ik_cpu_cache_destroy(struct ik_cpu_cache *c)
 
 static inline struct cache_set *set_of(struct ik_cpu_cache *c, phys_addr_t line_pa)
 {
-	return &c->sets[(line_pa >> c->line_shift) % c->nr_sets];
+	uint64_t n = line_pa >> c->line_shift;
+
+	/* A mask when the set count is a power of two (it always is built in): no division. */
+	return &c->sets[c->set_mask ? n & c->set_mask : n % c->nr_sets];
 }
 
 static inline uint8_t *line_data(struct ik_cpu_cache *c, struct cache_set *set,
@@ -316,6 +322,15 @@ static bool held_differs(struct ik_mem *mem, phys_addr_t pa, size_t n)
 {
 	const uint8_t *cpu = ik_mem_cpu_va(mem, pa), *ram = ik_mem_va(mem, pa);
 
+	if (!((pa | n) & 7)) { /* whole words: a line, or a descriptor */
+		for (size_t i = 0; i < n; i += 8)
+			if (__atomic_load_n((const uint64_t *)(const void *)(cpu + i),
+					    __ATOMIC_ACQUIRE) !=
+			    __atomic_load_n((const uint64_t *)(const void *)(ram + i),
+					    __ATOMIC_ACQUIRE))
+				return true;
+		return false;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (__atomic_load_n(&cpu[i], __ATOMIC_ACQUIRE) !=
 		    __atomic_load_n(&ram[i], __ATOMIC_ACQUIRE))
@@ -372,9 +387,17 @@ int ik_cpu_cache_hold(struct ik_cpu_cache *c, phys_addr_t pa, size_t len)
  */
 static void held_maint(struct ik_cpu_cache *c, phys_addr_t line_pa, unsigned int op)
 {
-	struct cache_set *set = set_of(c, line_pa);
 	uint8_t *cpu = ik_mem_cpu_va(c->mem, line_pa), *ram = ik_mem_va(c->mem, line_pa);
+	struct cache_set *set;
 
+	/*
+	 * Memory already equal to the CPU's view holds every write made to the
+	 * line before this call: a clean has nothing to do (formats clean
+	 * table entries they only walked through, mostly clean already).
+	 */
+	if (op == IK_CPU_CACHE_CLEAN && !held_differs(c->mem, line_pa, c->line))
+		return;
+	set = set_of(c, line_pa);
 	pthread_mutex_lock(&set->lock);
 	if (op & IK_CPU_CACHE_CLEAN) {
 		if (held_differs(c->mem, line_pa, c->line)) {
@@ -559,6 +582,9 @@ int ik_cpu_cache_maint(struct ik_cpu_cache *c, phys_addr_t pa, size_t len, unsig
 	}
 	for (uint64_t i = 0; i < nr_lines; i++) {
 		phys_addr_t line_pa = first + (i << c->line_shift);
+
+		if (page_held(c->mem, line_pa))
+			continue; /* done above; never in the ways */
 		struct cache_set *set = set_of(c, line_pa);
 
 		pthread_mutex_lock(&set->lock);
