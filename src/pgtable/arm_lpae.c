@@ -455,10 +455,23 @@ static int lpae_table_alloc(const struct lpae_pgtable *lp, struct lpae_table *t)
 	if (ret)
 		return ret;
 	if (pa + LPAE_TABLE_BYTES > lp->pa_limit || !lpae_table_at(lp, pa, t)) {
-		pt_table_free(lp->mem, pa, LPAE_TABLE_BYTES);
+		pt_table_discard(lp->mem, pa, LPAE_TABLE_BYTES, 0);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/*
+ * Discard @t, never published: its count holds the bias and, counted, one
+ * reference per entry written into it (pt_table_discard()).
+ */
+static void lpae_table_discard(const struct lpae_pgtable *lp, const struct lpae_table *t)
+{
+	int32_t refs = 0;
+
+	for (unsigned int i = 0; lp->counted && i < LPAE_ENTRIES; i++)
+		refs += !pte_is_free(ik_read_le64(&t->pte[i]));
+	pt_table_discard(lp->mem, t->pa, LPAE_TABLE_BYTES, refs);
 }
 
 /* Free the tables below @t (a level-@lvl table), then @t. */
@@ -601,10 +614,14 @@ LPAE_COLD static int lpae_install(struct lpae_pgtable *lp, struct lpae_table *pa
 	}
 	if (count_parent)
 		pt_table_put(parent->pg, 1); /* the caller's reference keeps it alive */
-	ret = -EAGAIN;
+	/* Each link holds one reference, the last table @refs. */
+	while (k--)
+		pt_table_discard(lp->mem, chain[k].pa, LPAE_TABLE_BYTES,
+				 !lp->counted ? 0 : k + 1 < n ? 1 : refs);
+	return -EAGAIN;
 out_free:
 	while (k--)
-		pt_table_free(lp->mem, chain[k].pa, LPAE_TABLE_BYTES);
+		pt_table_discard(lp->mem, chain[k].pa, LPAE_TABLE_BYTES, 0);
 	return ret;
 }
 
@@ -1149,10 +1166,12 @@ LPAE_COLD static int lpae_split_block(struct lpae_pgtable *lp, const struct lpae
 		lpae_sync(lp, p, 1);
 		return 0;
 	}
-	ret = -EAGAIN;
+	while (k--)
+		lpae_table_discard(lp, &t[k]);
+	return -EAGAIN;
 out_free:
 	while (k--)
-		pt_table_free(lp->mem, t[k].pa, LPAE_TABLE_BYTES);
+		pt_table_discard(lp->mem, t[k].pa, LPAE_TABLE_BYTES, 0);
 	return ret;
 }
 
@@ -1538,7 +1557,7 @@ static struct io_pgtable *lpae_alloc(struct io_pgtable_cfg *cfg, void *cookie)
 	}
 	lp->rgn = ik_mem_region_of(cfg->mem, pa);
 	if (!lp->rgn || pa + LPAE_TABLE_BYTES > lp->pa_limit) {
-		pt_table_free(cfg->mem, pa, LPAE_TABLE_BYTES);
+		pt_table_discard(cfg->mem, pa, LPAE_TABLE_BYTES, 0);
 		free(lp);
 		errno = ENOMEM;
 		return NULL;

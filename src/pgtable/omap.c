@@ -198,10 +198,23 @@ static int omap_l2_alloc(struct omap_pgtable *op, struct omap_l2 *t)
 	if (ret)
 		return ret;
 	if (pa + L2_ALLOC_BYTES - 1 > UINT32_MAX || !omap_l2_at(op, pa, t)) {
-		pt_table_free(op->mem, pa, L2_ALLOC_BYTES);
+		pt_table_discard(op->mem, pa, L2_ALLOC_BYTES, 0);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/*
+ * Discard @t, never published: its count holds the bias and, counted, one
+ * reference per word written into it (pt_table_discard()).
+ */
+static void omap_l2_discard(const struct omap_pgtable *op, const struct omap_l2 *t)
+{
+	int32_t refs = 0;
+
+	for (unsigned int i = 0; op->counted && i < L2_ENTRIES; i++)
+		refs += ik_read_le32(&t->pte[i]) != 0;
+	pt_table_discard(op->mem, t->pa, L2_ALLOC_BYTES, refs);
 }
 
 /* omap_l2_get() when the entry is not (yet) a live table: install one or retry. */
@@ -240,7 +253,7 @@ static int omap_l2_get_slow(struct omap_pgtable *op, uint32_t *l1p, int32_t refs
 			omap_sync(op, l1p, 1);
 			return 0;
 		}
-		pt_table_free(op->mem, t->pa, L2_ALLOC_BYTES);
+		pt_table_discard(op->mem, t->pa, L2_ALLOC_BYTES, op->counted ? refs : 0);
 	}
 }
 
@@ -662,7 +675,7 @@ static int omap_split_section(struct omap_pgtable *op, uint32_t *l1p, uint32_t e
 		pt_table_get(t.pg, live);
 	omap_sync(op, t.pte, L2_ENTRIES); /* the table before the entry that points at it */
 	if (!ik_cmpxchg_le32(l1p, e, (uint32_t)t.pa | L1_TYPE_TABLE)) {
-		pt_table_free(op->mem, t.pa, L2_ALLOC_BYTES);
+		omap_l2_discard(op, &t);
 		return -EAGAIN; /* changed under us: look again */
 	}
 	omap_sync(op, l1p, 1);
@@ -697,7 +710,7 @@ static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint64_t lstart
 			int ret = nt < 2 ? omap_l2_alloc(op, t) : -EINVAL;
 			if (ret) {
 				while (nt--)
-					pt_table_free(op->mem, tables[nt].pa, L2_ALLOC_BYTES);
+					omap_l2_discard(op, &tables[nt]);
 				return ret;
 			}
 			nt++;
@@ -718,7 +731,7 @@ static int omap_split_super(struct omap_pgtable *op, uint32_t e, uint64_t lstart
 	 */
 	if (!ik_cmpxchg_le32(&first[0], e, next[0])) {
 		while (nt--)
-			pt_table_free(op->mem, tables[nt].pa, L2_ALLOC_BYTES);
+			omap_l2_discard(op, &tables[nt]);
 		return -EAGAIN;
 	}
 	for (i = 1; i < REPEAT; i++)
@@ -1099,7 +1112,7 @@ static struct io_pgtable *omap_alloc(struct io_pgtable_cfg *cfg, void *cookie)
 	/* Regions hold whole pages: the 16 KiB, in RAM, lies in one. */
 	op->l1 = ik_mem_ptr(cfg->mem, pa, L1_BYTES) ? ik_mem_cpu_va(cfg->mem, pa) : NULL;
 	if (!op->l1 || pa + L1_BYTES - 1 > UINT32_MAX) {
-		pt_table_free(cfg->mem, pa, L1_BYTES);
+		pt_table_discard(cfg->mem, pa, L1_BYTES, 0);
 		free(op);
 		errno = ENOMEM;
 		return NULL;
