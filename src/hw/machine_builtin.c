@@ -132,15 +132,19 @@ static const struct ik_master_desc smmu_soc_masters[] = {
 	{ .name = "dma", .iommu = NULL, .sid = 0 },
 };
 
+/* The SoC's memory, SMMU and masters, shared by its two variants. */
+#define SMMU_SOC_LAYOUT                                          \
+	.size = sizeof(struct ik_machine_desc),                  \
+	.regions = smmu_soc_regions,                             \
+	.nr_regions = ARRAY_SIZE(smmu_soc_regions),              \
+	.iommus = smmu_soc_iommus,                               \
+	.nr_iommus = ARRAY_SIZE(smmu_soc_iommus),                \
+	.masters = smmu_soc_masters,                             \
+	.nr_masters = ARRAY_SIZE(smmu_soc_masters)
+
 static const struct ik_machine_desc smmu_soc_desc = {
-	.size = sizeof(struct ik_machine_desc),
+	SMMU_SOC_LAYOUT,
 	.name = "smmu",
-	.regions = smmu_soc_regions,
-	.nr_regions = ARRAY_SIZE(smmu_soc_regions),
-	.iommus = smmu_soc_iommus,
-	.nr_iommus = ARRAY_SIZE(smmu_soc_iommus),
-	.masters = smmu_soc_masters,
-	.nr_masters = ARRAY_SIZE(smmu_soc_masters),
 };
 
 /*
@@ -149,14 +153,8 @@ static const struct ik_machine_desc smmu_soc_desc = {
  * SoCs: the driver must clean every table write.
  */
 static const struct ik_machine_desc smmu_soc_noncoherent_desc = {
-	.size = sizeof(struct ik_machine_desc),
+	SMMU_SOC_LAYOUT,
 	.name = "smmu-noncoherent",
-	.regions = smmu_soc_regions,
-	.nr_regions = ARRAY_SIZE(smmu_soc_regions),
-	.iommus = smmu_soc_iommus,
-	.nr_iommus = ARRAY_SIZE(smmu_soc_iommus),
-	.masters = smmu_soc_masters,
-	.nr_masters = ARRAY_SIZE(smmu_soc_masters),
 	.flags = IK_MACHINE_NONCOHERENT,
 };
 
