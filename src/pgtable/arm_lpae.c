@@ -821,7 +821,12 @@ LPAE_COLD static int lpae_drop_empty(struct lpae_pgtable *lp, struct lpae_table 
 	} else if (!lpae_tree_empty(lp, &c, lvl + 1)) {
 		return -EEXIST;
 	}
-	ik_write_le64(p, 0);
+	/* @e may be stale: the table retired and its page reused meanwhile. */
+	if (!ik_cmpxchg_le64(p, e, 0)) {
+		if (lp->counted)
+			pt_table_revive(c.pg);
+		return -EEXIST;
+	}
 	lpae_sync(lp, p, 1);
 	if (lp->counted && t->pg)
 		pt_table_put(t->pg, 1);

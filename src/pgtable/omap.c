@@ -363,7 +363,12 @@ static int omap_l1_drop_table(struct omap_pgtable *op, uint32_t *l1p, uint32_t e
 			sched_yield();
 		}
 	}
-	ik_write_le32(l1p, 0);
+	/* @e may be stale: the table retired and its page reused meanwhile. */
+	if (!ik_cmpxchg_le32(l1p, e, 0)) {
+		if (op->counted)
+			pt_table_revive(t.pg);
+		return -EEXIST;
+	}
 	omap_sync(op, l1p, 1);
 	op->tlb->tlb_flush_walk(va, OMAP_SZ_1M, OMAP_SZ_4K, op->cookie);
 	pt_table_free(op->mem, t.pa, L2_ALLOC_BYTES);

@@ -150,6 +150,18 @@ static inline bool pt_table_kill(struct ik_page *pg)
 					   __ATOMIC_RELAXED);
 }
 
+/*
+ * Undo pt_table_kill() when the slot the caller found the table in no
+ * longer points at it: the page was retired and maybe reused meanwhile, and
+ * the table just killed may be another owner's. Threads that saw it dead
+ * meanwhile retried; one that wanted to retire it found it dead and left
+ * it attached, empty (as when a mapper holds a reference).
+ */
+static inline void pt_table_revive(struct ik_page *pg)
+{
+	__atomic_fetch_add(&pg->users, IK_PAGE_TABLE_BIAS, __ATOMIC_SEQ_CST);
+}
+
 /* Live entries counted in a table (negative: not a live table). */
 static inline int32_t pt_table_users(struct ik_page *pg)
 {
