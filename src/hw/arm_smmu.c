@@ -825,32 +825,59 @@ out:
 	return v;
 }
 
+/* A 32-bit register write. Lock held. Returns TLB entries it invalidated. */
+static unsigned int smmu_write_locked(struct arm_smmu *s, uint32_t off, uint32_t val)
+{
+	unsigned int n = 0;
+
+	if (!s->powered || (off & 3) || off >= SMMU_WINDOW_SIZE)
+		return 0;
+	if (off >= SMMU_CB_BASE)
+		n = cb_write(&s->cb[(off - SMMU_CB_BASE) >> SMMU_PAGE_SHIFT],
+			     off & (SMMU_PAGE_SIZE - 1), val);
+	else if (off < SMMU_GR1_BASE)
+		n = gr0_write(s, off, val);
+	else if (off < SMMU_IMPDEF_BASE)
+		gr1_write(s, off - SMMU_GR1_BASE, val);
+	else if (off == SMMU_IMPDEF_UNSYNCED_TLBI)
+		s->unsynced_tlbi = 0;
+	return n;
+}
+
 static void arm_smmu_write(void *opaque, uint32_t off, uint32_t val)
 {
 	struct arm_smmu *s = opaque;
 	struct ik_iommu_hw_stats delta = { 0 };
 
 	pthread_mutex_lock(&s->lock);
-	if (!s->powered || (off & 3) || off >= SMMU_WINDOW_SIZE)
-		goto out;
-	if (off >= SMMU_CB_BASE)
-		delta.invalidations = cb_write(&s->cb[(off - SMMU_CB_BASE) >> SMMU_PAGE_SHIFT],
-					       off & (SMMU_PAGE_SIZE - 1), val);
-	else if (off < SMMU_GR1_BASE)
-		delta.invalidations = gr0_write(s, off, val);
-	else if (off < SMMU_IMPDEF_BASE)
-		gr1_write(s, off - SMMU_GR1_BASE, val);
-	else if (off == SMMU_IMPDEF_UNSYNCED_TLBI)
-		s->unsynced_tlbi = 0;
+	delta.invalidations = smmu_write_locked(s, off, val);
 	if (delta.invalidations)
 		add_stats(s, &delta);
-out:
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * A 64-bit write (SMMUv2 allows 64-bit accesses to its 64-bit registers):
+ * the two halves under one lock, low word first, as the architecture's
+ * 32-bit split defines their effect.
+ */
+static void arm_smmu_write64(void *opaque, uint32_t off, uint64_t val)
+{
+	struct arm_smmu *s = opaque;
+	struct ik_iommu_hw_stats delta = { 0 };
+
+	pthread_mutex_lock(&s->lock);
+	delta.invalidations = smmu_write_locked(s, off, (uint32_t)val);
+	delta.invalidations += smmu_write_locked(s, off + 4, (uint32_t)(val >> 32));
+	if (delta.invalidations)
+		add_stats(s, &delta);
 	pthread_mutex_unlock(&s->lock);
 }
 
 static const struct ik_mmio_ops arm_smmu_mmio_ops = {
 	.read32 = arm_smmu_read,
 	.write32 = arm_smmu_write,
+	.write64 = arm_smmu_write64,
 };
 
 /* --- the translation path --- */

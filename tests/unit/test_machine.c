@@ -93,7 +93,7 @@ static void fake_write32(void *opaque, uint32_t off, uint32_t val)
 		ik_irq_raise(f->hw.machine, f->irq);
 }
 
-static const struct ik_mmio_ops fake_mmio_ops = { fake_read32, fake_write32 };
+static const struct ik_mmio_ops fake_mmio_ops = { .read32 = fake_read32, .write32 = fake_write32 };
 
 static int fake_translate(struct ik_hw_iommu *hw, uint32_t sid, dma_addr_t addr, bool write,
 			  unsigned int attrs, struct ik_hw_xlate *out)
@@ -734,8 +734,8 @@ static void wr_ignore(void *o, uint32_t off, uint32_t v)
 {
 }
 
-static const struct ik_mmio_ops plain_ops = { rd_only, wr_ignore };
-static const struct ik_mmio_ops no_write_ops = { rd_only, NULL };
+static const struct ik_mmio_ops plain_ops = { .read32 = rd_only, .write32 = wr_ignore };
+static const struct ik_mmio_ops no_write_ops = { .read32 = rd_only, .write32 = NULL };
 
 static void test_mmio(void **state)
 {

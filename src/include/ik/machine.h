@@ -31,6 +31,12 @@
 struct ik_mmio_ops {
 	uint32_t (*read32)(void *opaque, uint32_t offset);
 	void (*write32)(void *opaque, uint32_t offset, uint32_t value);
+	/*
+	 * Optional: one 64-bit write at an 8-byte aligned @offset, as a CPU's
+	 * single 64-bit store (AArch64 drivers write 64-bit registers so).
+	 * NULL: ik_writeq() makes two 32-bit writes, low word first.
+	 */
+	void (*write64)(void *opaque, uint32_t offset, uint64_t value);
 };
 
 /* A register window: what a driver gets from ik_ioremap(). */
@@ -57,6 +63,10 @@ static inline uint64_t ik_readq(const struct ik_mmio *io, uint32_t off)
 }
 static inline void ik_writeq(const struct ik_mmio *io, uint32_t off, uint64_t val)
 {
+	if (io->ops->write64 && !(off & 7)) {
+		io->ops->write64(io->opaque, off, val);
+		return;
+	}
 	ik_writel(io, off, (uint32_t)val);
 	ik_writel(io, off + 4, (uint32_t)(val >> 32));
 }
