@@ -193,23 +193,6 @@ static void reset_state(struct arm_smmu *s)
 	}
 }
 
-/* Fold @d into the shared stats. Lock held. */
-static void add_stats(struct arm_smmu *s, const struct ik_iommu_hw_stats *d)
-{
-	struct ik_iommu_hw_stats *st = &s->hw.stats;
-
-	pthread_mutex_lock(&s->hw.stats_lock);
-	st->accesses += d->accesses;
-	st->tlb_hits += d->tlb_hits;
-	st->tlb_misses += d->tlb_misses;
-	st->walks += d->walks;
-	st->faults += d->faults;
-	st->stale_accesses += d->stale_accesses;
-	st->invalidations += d->invalidations;
-	st->incoherent_walks += d->incoherent_walks;
-	pthread_mutex_unlock(&s->hw.stats_lock);
-}
-
 static uint32_t asid_mask(const struct smmu_cb *cb)
 {
 	return (cb->tcr2 & SMMU_TCR2_AS) ? 0xffffu : 0xffu;
@@ -852,7 +835,7 @@ static void arm_smmu_write(void *opaque, uint32_t off, uint32_t val)
 	pthread_mutex_lock(&s->lock);
 	delta.invalidations = smmu_write_locked(s, off, val);
 	if (delta.invalidations)
-		add_stats(s, &delta);
+		ik_hw_iommu_add_stats(&s->hw, &delta);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -870,7 +853,7 @@ static void arm_smmu_write64(void *opaque, uint32_t off, uint64_t val)
 	delta.invalidations = smmu_write_locked(s, off, (uint32_t)val);
 	delta.invalidations += smmu_write_locked(s, off + 4, (uint32_t)(val >> 32));
 	if (delta.invalidations)
-		add_stats(s, &delta);
+		ik_hw_iommu_add_stats(&s->hw, &delta);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -998,7 +981,7 @@ static int arm_smmu_translate(struct ik_hw_iommu *hw, uint32_t sid, dma_addr_t a
 		ret = cb_translate(s, cbndx, sid, addr, write, attrs, out, &delta, &raise);
 		break;
 	}
-	add_stats(s, &delta);
+	ik_hw_iommu_add_stats(&s->hw, &delta);
 	pthread_mutex_unlock(&s->lock);
 	if (raise)
 		ik_irq_raise(hw->machine, s->irq);
@@ -1088,7 +1071,6 @@ static void arm_smmu_destroy(struct ik_hw_iommu *hw)
 		ik_tlb_destroy(&s->cb[i].tlb);
 		ik_tlb_destroy(&s->cb[i].wc);
 	}
-	pthread_mutex_destroy(&s->hw.stats_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -1126,8 +1108,8 @@ static struct ik_hw_iommu *arm_smmu_create(struct ik_machine *m, const struct ik
 		errno = ENOMEM;
 		return NULL;
 	}
-	pthread_mutex_init(&s->hw.stats_lock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
+	s->hw.stats_lock = &s->lock;
 	for (unsigned int i = 0; i < SMMU_NUMCB && !ret; i++) {
 		ret = ik_tlb_init(&s->cb[i].tlb, nr, IK_TLB_LRU);
 		if (!ret)

@@ -894,10 +894,24 @@ int ik_machine_iommu_stats(struct ik_machine *m, const char *iommu,
 
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&hw->stats_lock);
+	pthread_mutex_lock(hw->stats_lock);
 	*stats = hw->stats;
-	pthread_mutex_unlock(&hw->stats_lock);
+	pthread_mutex_unlock(hw->stats_lock);
 	return 0;
+}
+
+void ik_hw_iommu_add_stats(struct ik_hw_iommu *hw, const struct ik_iommu_hw_stats *d)
+{
+	struct ik_iommu_hw_stats *s = &hw->stats;
+
+	s->accesses += d->accesses;
+	s->tlb_hits += d->tlb_hits;
+	s->tlb_misses += d->tlb_misses;
+	s->walks += d->walks;
+	s->faults += d->faults;
+	s->stale_accesses += d->stale_accesses;
+	s->invalidations += d->invalidations;
+	s->incoherent_walks += d->incoherent_walks;
 }
 
 int ik_machine_iommu_reset_stats(struct ik_machine *m, const char *iommu)
@@ -907,9 +921,9 @@ int ik_machine_iommu_reset_stats(struct ik_machine *m, const char *iommu)
 
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&hw->stats_lock);
+	pthread_mutex_lock(hw->stats_lock);
 	memset(&hw->stats, 0, sizeof(hw->stats));
-	pthread_mutex_unlock(&hw->stats_lock);
+	pthread_mutex_unlock(hw->stats_lock);
 	return 0;
 }
 

@@ -278,23 +278,6 @@ static bool record_fault(struct omap_mmu *mmu, uint32_t bit, uint32_t va,
 	return (mmu->irqenable & bit) != 0;
 }
 
-/* Fold @d into the shared stats. Model lock held. */
-static void add_stats(struct omap_mmu *mmu, const struct ik_iommu_hw_stats *d)
-{
-	struct ik_iommu_hw_stats *s = &mmu->hw.stats;
-
-	pthread_mutex_lock(&mmu->hw.stats_lock);
-	s->accesses += d->accesses;
-	s->tlb_hits += d->tlb_hits;
-	s->tlb_misses += d->tlb_misses;
-	s->walks += d->walks;
-	s->faults += d->faults;
-	s->stale_accesses += d->stale_accesses;
-	s->invalidations += d->invalidations;
-	s->incoherent_walks += d->incoherent_walks;
-	pthread_mutex_unlock(&mmu->hw.stats_lock);
-}
-
 /* --- registers --- */
 
 static uint32_t omap_mmu_read(void *opaque, uint32_t off)
@@ -413,7 +396,7 @@ static void omap_mmu_write(void *opaque, uint32_t off, uint32_t val)
 		break;
 	}
 	if (delta.invalidations)
-		add_stats(mmu, &delta);
+		ik_hw_iommu_add_stats(&mmu->hw, &delta);
 out:
 	pthread_mutex_unlock(&mmu->lock);
 }
@@ -487,7 +470,7 @@ static int omap_mmu_translate(struct ik_hw_iommu *hw, uint32_t sid, dma_addr_t a
 		ret = -EFAULT;
 	}
 done:
-	add_stats(mmu, &delta);
+	ik_hw_iommu_add_stats(&mmu->hw, &delta);
 	pthread_mutex_unlock(&mmu->lock);
 	if (raise)
 		ik_irq_raise(hw->machine, mmu->irq);
@@ -534,7 +517,6 @@ static void omap_mmu_destroy(struct ik_hw_iommu *hw)
 		return;
 	struct omap_mmu *mmu = to_omap_mmu(hw);
 	ik_tlb_destroy(&mmu->tlb);
-	pthread_mutex_destroy(&mmu->hw.stats_lock);
 	pthread_mutex_destroy(&mmu->lock);
 	free(mmu);
 }
@@ -580,8 +562,8 @@ static struct ik_hw_iommu *omap_mmu_create(struct ik_machine *m, const struct ik
 	mmu->hw.ops = &omap_mmu_ops;
 	mmu->hw.machine = m;
 	snprintf(mmu->hw.name, sizeof(mmu->hw.name), "%s", desc->name ? desc->name : "omap-mmu");
-	pthread_mutex_init(&mmu->hw.stats_lock, NULL);
 	pthread_mutex_init(&mmu->lock, NULL);
+	mmu->hw.stats_lock = &mmu->lock;
 	mmu->mem = ik_machine_mem(m);
 	mmu->irq = desc->irq;
 	mmu->powered = true;

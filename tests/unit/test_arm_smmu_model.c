@@ -174,9 +174,9 @@ static uint64_t xlate_ok(struct fx *f, uint64_t va)
 static struct ik_iommu_hw_stats stats(struct fx *f)
 {
 	struct ik_iommu_hw_stats s;
-	pthread_mutex_lock(&f->hw->stats_lock);
+	pthread_mutex_lock(f->hw->stats_lock);
 	s = f->hw->stats;
-	pthread_mutex_unlock(&f->hw->stats_lock);
+	pthread_mutex_unlock(f->hw->stats_lock);
 	return s;
 }
 
@@ -1125,9 +1125,9 @@ static void test_tlb_capacity_lru(void **state)
 	uint64_t va[] = { VA_4K, VA_4K + 0x1000, VA_4K, VA_4K + 0x2000, VA_4K, VA_4K + 0x1000 };
 	for (size_t i = 0; i < ARRAY_SIZE(va); i++)
 		assert_int_equal(hw->ops->translate(hw, SID, va[i], false, 0, &x), 0);
-	pthread_mutex_lock(&hw->stats_lock);
+	pthread_mutex_lock(hw->stats_lock);
 	struct ik_iommu_hw_stats s = hw->stats;
-	pthread_mutex_unlock(&hw->stats_lock);
+	pthread_mutex_unlock(hw->stats_lock);
 	/* Misses: 3, 4, 5, 4 again. Hits: 3, 3. */
 	assert_int_equal(s.tlb_misses, 4);
 	assert_int_equal(s.tlb_hits, 2);

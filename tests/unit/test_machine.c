@@ -62,6 +62,7 @@ static void reset_fakes(void)
 
 struct fake_hw {
 	struct ik_hw_iommu hw;
+	pthread_mutex_t lock; /* the model lock, which also covers the stats */
 	unsigned int irq;
 	unsigned int tlb_entries;
 	uint32_t scratch;
@@ -98,9 +99,9 @@ static const struct ik_mmio_ops fake_mmio_ops = { .read32 = fake_read32, .write3
 static int fake_translate(struct ik_hw_iommu *hw, uint32_t sid, dma_addr_t addr, bool write,
 			  unsigned int attrs, struct ik_hw_xlate *out)
 {
-	pthread_mutex_lock(&hw->stats_lock);
-	hw->stats.accesses++;
-	pthread_mutex_unlock(&hw->stats_lock);
+	pthread_mutex_lock(hw->stats_lock);
+	ik_hw_iommu_add_stats(hw, &(struct ik_iommu_hw_stats){ .accesses = 1 });
+	pthread_mutex_unlock(hw->stats_lock);
 	out->pa = addr + FAKE_OFFSET;
 	out->page_mask = IK_PAGE_SIZE - 1;
 	return 0;
@@ -127,7 +128,7 @@ static void fake_power(struct ik_hw_iommu *hw, bool on)
 static void fake_destroy(struct ik_hw_iommu *hw)
 {
 	event("destroy:%s", hw->name);
-	pthread_mutex_destroy(&hw->stats_lock);
+	pthread_mutex_destroy(hw->stats_lock);
 	free(container_of(hw, struct fake_hw, hw));
 }
 
@@ -151,13 +152,14 @@ static struct ik_hw_iommu *fake_create(struct ik_machine *m, const struct ik_iom
 	f->hw.ops = &fake_hw_ops;
 	f->hw.machine = m;
 	snprintf(f->hw.name, sizeof(f->hw.name), "%s", desc->name);
-	pthread_mutex_init(&f->hw.stats_lock, NULL);
+	pthread_mutex_init(&f->lock, NULL);
+	f->hw.stats_lock = &f->lock;
 	f->irq = desc->irq;
 	f->tlb_entries = desc->tlb_entries ? desc->tlb_entries : 4;
 	f->powered = true;
 	int ret = ik_machine_add_mmio(m, desc->mmio_base, FAKE_WINDOW, &fake_mmio_ops, f);
 	if (ret) {
-		pthread_mutex_destroy(&f->hw.stats_lock);
+		pthread_mutex_destroy(&f->lock);
 		free(f);
 		errno = -ret;
 		return NULL;

@@ -113,9 +113,9 @@ static uint64_t xlate_ok(struct fx *f, uint64_t va)
 static struct ik_iommu_hw_stats stats(struct fx *f)
 {
 	struct ik_iommu_hw_stats s;
-	pthread_mutex_lock(&f->hw->stats_lock);
+	pthread_mutex_lock(f->hw->stats_lock);
 	s = f->hw->stats;
-	pthread_mutex_unlock(&f->hw->stats_lock);
+	pthread_mutex_unlock(f->hw->stats_lock);
 	return s;
 }
 

@@ -111,14 +111,18 @@ struct ik_hw_iommu_ops {
 	void (*destroy)(struct ik_hw_iommu *hw);
 };
 
-/* Common part of every model; models embed it. Stats under the model lock. */
+/* Common part of every model; models embed it. */
 struct ik_hw_iommu {
 	const struct ik_hw_iommu_ops *ops;
 	struct ik_machine *machine;
 	char name[32];
 	struct ik_iommu_hw_stats stats;
-	pthread_mutex_t stats_lock;
+	/* The model's own lock, which it holds while it counts (no second lock per access). */
+	pthread_mutex_t *stats_lock;
 };
+
+/* Fold @d into @hw->stats; the caller holds *hw->stats_lock. */
+void ik_hw_iommu_add_stats(struct ik_hw_iommu *hw, const struct ik_iommu_hw_stats *d);
 
 /* Model constructors, one per compatible string. */
 struct ik_hw_model_type {
