@@ -120,7 +120,7 @@ uint32_t ik_tlb_flags(const struct ik_tlb *tlb, unsigned int idx)
 	return tlb->e[idx].flags | (idx < tlb->lock_base ? IK_TLB_LOCKED : 0);
 }
 
-static bool inv_selects(const struct ik_tlb_entry *e, const struct ik_tlb_inv *inv)
+static inline bool inv_selects(const struct ik_tlb_entry *e, const struct ik_tlb_inv *inv)
 {
 	if (inv->match & IK_TLB_INV_RANGE) {
 		uint64_t first = e->va & ~e->mask, last = first | e->mask;
@@ -144,9 +144,10 @@ unsigned int ik_tlb_invalidate(struct ik_tlb *tlb, const struct ik_tlb_inv *inv)
 		return 0;
 	for (unsigned int i = 0; i < tlb->nr; i++) {
 		struct ik_tlb_entry *e = &tlb->e[i];
-		if (!(e->flags & IK_TLB_VALID) || (ik_tlb_flags(tlb, i) & inv->spare))
+		if (!(e->flags & IK_TLB_VALID) || !inv_selects(e, inv))
 			continue;
-		if (!inv_selects(e, inv))
+		/* Flags are looked up only for what is selected: most invalidations spare nothing. */
+		if (inv->spare && (ik_tlb_flags(tlb, i) & inv->spare))
 			continue;
 		e->flags &= ~IK_TLB_VALID;
 		dropped++;
