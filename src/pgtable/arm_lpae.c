@@ -462,8 +462,9 @@ static int lpae_table_alloc(const struct lpae_pgtable *lp, struct lpae_table *t)
 }
 
 /*
- * Discard @t, never published: its count holds the bias and, counted, one
- * reference per entry written into it (pt_table_discard()).
+ * Discard @t, never published or torn down (not the start level): its count
+ * holds the bias and, counted, one reference per entry written into it
+ * (pt_table_discard()).
  */
 static void lpae_table_discard(const struct lpae_pgtable *lp, const struct lpae_table *t)
 {
@@ -484,7 +485,10 @@ static void lpae_free_tree(struct lpae_pgtable *lp, const struct lpae_table *t, 
 		if (pte_is_table(e, lvl) && lpae_table_at(lp, e & PTE_ADDR_MASK, &c))
 			lpae_free_tree(lp, &c, lvl + 1);
 	}
-	pt_table_free(lp->mem, t->pa, LPAE_TABLE_BYTES);
+	if (lvl > lp->start_level)
+		lpae_table_discard(lp, t);
+	else /* the start level is never counted */
+		pt_table_discard(lp->mem, t->pa, LPAE_TABLE_BYTES, 0);
 }
 
 /* --- retiring emptied tables --- */

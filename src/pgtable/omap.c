@@ -205,8 +205,8 @@ static int omap_l2_alloc(struct omap_pgtable *op, struct omap_l2 *t)
 }
 
 /*
- * Discard @t, never published: its count holds the bias and, counted, one
- * reference per word written into it (pt_table_discard()).
+ * Discard @t, never published or torn down: its count holds the bias and,
+ * counted, one reference per word written into it (pt_table_discard()).
  */
 static void omap_l2_discard(const struct omap_pgtable *op, const struct omap_l2 *t)
 {
@@ -1067,10 +1067,12 @@ static void omap_free(struct io_pgtable *iop)
 
 	for (unsigned int i = 0; i < L1_ENTRIES; i++) {
 		uint32_t e = ik_read_le32(&op->l1[i]);
-		if ((e & L1_TYPE_MASK) == L1_TYPE_TABLE)
-			pt_table_free(op->mem, e & L1_TABLE_ADDR, L2_ALLOC_BYTES);
+		struct omap_l2 t;
+
+		if ((e & L1_TYPE_MASK) == L1_TYPE_TABLE && omap_l2_at(op, e & L1_TABLE_ADDR, &t))
+			omap_l2_discard(op, &t);
 	}
-	pt_table_free(op->mem, op->l1_pa, L1_BYTES);
+	pt_table_discard(op->mem, op->l1_pa, L1_BYTES, 0); /* never counted */
 	free(op);
 }
 

@@ -88,8 +88,8 @@ static inline void pt_sync(struct ik_mem *mem, struct ik_cpu_cache *clean, const
 }
 
 /*
- * Free a table that was killed, or, at teardown (no other thread left), a
- * live one. For a table that was never published, pt_table_discard().
+ * Free a table that was killed. For a table that was never published, or
+ * one torn down, pt_table_discard().
  */
 static inline void pt_table_free(struct ik_mem *mem, phys_addr_t pa, size_t bytes)
 {
@@ -104,13 +104,16 @@ static inline void pt_table_free(struct ik_mem *mem, phys_addr_t pa, size_t byte
 }
 
 /*
- * Free a table that was never published, taking back only what its owner
- * put on the count: the bias and @refs, the references it took for entries
- * it meant to write. Not the whole count: a thread holding a stale pointer
- * to the page's previous life as a table may hold a transient reference
- * (pt_table_get() succeeds on any live table, published or not) and drops
- * it later itself; wiped out here, that drop would leave the page's next
- * table one below the truth, to be killed with an entry still live.
+ * Free a table that was never published, or one torn down, taking back only
+ * what its owner put on the count: the bias and @refs, the references it
+ * took for entries it meant to write (torn down: one per live entry). Not
+ * the whole count: a thread holding a stale pointer to the page's previous
+ * life as a table may hold a transient reference (pt_table_get() succeeds
+ * on any live table, published or not) and drops it later itself; wiped out
+ * here, that drop would leave the page's next table one below the truth, to
+ * be killed with an entry still live. At teardown no thread of the domain
+ * is left, but one of another domain on the same memory may hold such a
+ * reference. A killed table (below the bias) holds nothing of its owner's.
  */
 static inline void pt_table_discard(struct ik_mem *mem, phys_addr_t pa, size_t bytes,
 				    int32_t refs)
@@ -120,8 +123,9 @@ static inline void pt_table_discard(struct ik_mem *mem, phys_addr_t pa, size_t b
 	for (size_t i = 0; i < npages; i++) {
 		struct ik_page *pg = ik_mem_page(mem, pa + (i << IK_PAGE_SHIFT));
 
-		__atomic_fetch_sub(&pg->users, IK_PAGE_TABLE_BIAS + (i ? 0 : refs),
-				   __ATOMIC_RELAXED);
+		if (__atomic_load_n(&pg->users, __ATOMIC_RELAXED) >= IK_PAGE_TABLE_BIAS)
+			__atomic_fetch_sub(&pg->users, IK_PAGE_TABLE_BIAS + (i ? 0 : refs),
+					   __ATOMIC_RELAXED);
 	}
 	mem->ops->free_pages(mem, pa, npages);
 }
