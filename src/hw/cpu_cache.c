@@ -361,8 +361,11 @@ int ik_cpu_cache_hold(struct ik_cpu_cache *c, phys_addr_t pa, size_t len)
 	for (size_t off = 0; off < len; off += IK_PAGE_SIZE) {
 		phys_addr_t page = pa + off;
 		struct ik_page *pg = ik_mem_page(c->mem, page);
+		/* Lines only if it had some since it was last held (IK_PAGE_CPU_LINES). */
+		bool lines = __atomic_fetch_and(&pg->flags, ~IK_PAGE_CPU_LINES, __ATOMIC_RELAXED) &
+			     IK_PAGE_CPU_LINES;
 
-		for (size_t l = 0; l < IK_PAGE_SIZE; l += c->line) {
+		for (size_t l = 0; lines && l < IK_PAGE_SIZE; l += c->line) {
 			struct cache_set *set = set_of(c, page + l);
 
 			pthread_mutex_lock(&set->lock);
@@ -496,6 +499,8 @@ int ik_cpu_cache_access(struct ik_cpu_cache *c, phys_addr_t pa, void *buf, size_
 		} else {
 			set->stats.misses++;
 			way = (int)set_allocate(c, set, line_pa, !(write && n == c->line));
+			__atomic_or_fetch(&ik_mem_page(c->mem, line_pa)->flags, IK_PAGE_CPU_LINES,
+					  __ATOMIC_RELAXED);
 		}
 		set->ways[way].last_use = ++set->clock;
 		if (write) {

@@ -40,6 +40,12 @@ struct ik_page {
  * Cleared when the page is freed.
  */
 #define IK_PAGE_CPU_HELD (1u << 0)
+/*
+ * The CPU cache may hold ordinary lines of the page (set when it fills
+ * one, cleared when ik_cpu_cache_hold() drops them): a hint that spares
+ * holding a fresh page the search for lines it cannot have.
+ */
+#define IK_PAGE_CPU_LINES (1u << 1)
 
 struct ik_mem_region {
 	char name[32];
