@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flush_stub.h"
+#include "pgtable_fx.h"
 #include "ik_test.h"
 #include "ik/io-pgtable.h"
 #include "pgtable/pt-table.h"
@@ -56,92 +56,25 @@
 
 /* --- fixture --- */
 
-struct fx {
-	struct ik_mem *mem;
-	struct ik_flush_stub tlb;
-	struct io_pgtable_cfg cfg;
-	struct io_pgtable_ops *ops;
-	size_t free0; /* free pages before the tables were allocated */
-};
-
-static struct fx *fx_new_cfg(unsigned long quirks, unsigned int ias, unsigned int oas,
-			     uint64_t ram_size)
+static struct pgt_fx *fx_new_cfg(unsigned long quirks, unsigned int ias, unsigned int oas,
+				 uint64_t ram_size)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	const struct ik_region_desc rd = { "ram", RAM_BASE, ram_size };
+	const struct io_pgtable_cfg cfg = {
+		.quirks = quirks, .pgsize_bitmap = LPAE_SIZES, .ias = ias, .oas = oas,
+	};
 
-	assert_non_null(f);
-	f->mem = ik_sim_mem_create(&rd, 1);
-	assert_non_null(f->mem);
-	pthread_mutex_init(&f->tlb.lock, NULL);
-	f->tlb.adds = calloc(MAX_RECS, sizeof(struct ik_flush_rec));
-	f->tlb.max_adds = MAX_RECS;
-	assert_non_null(f->tlb.adds);
-	f->free0 = ik_mem_free_count(f->mem);
-	f->cfg.quirks = quirks;
-	f->cfg.pgsize_bitmap = LPAE_SIZES;
-	f->cfg.ias = ias;
-	f->cfg.oas = oas;
-	f->cfg.tlb = &ik_flush_stub_ops;
-	f->cfg.mem = f->mem;
-	f->ops = alloc_io_pgtable_ops(ARM_64_LPAE_S1, &f->cfg, &f->tlb);
-	assert_non_null(f->ops);
-	return f;
+	return pgt_fx_new(ARM_64_LPAE_S1, &cfg, RAM_BASE, ram_size, MAX_RECS);
 }
 
-static struct fx *fx_new(unsigned long quirks)
+static struct pgt_fx *fx_new(unsigned long quirks)
 {
 	return fx_new_cfg(quirks, 48, 48, 64ULL << 20);
 }
 
-static void fx_free(struct fx *f)
-{
-	free_io_pgtable_ops(f->ops);
-	/* Every table page went back to the allocator. */
-	assert_int_equal(ik_mem_free_count(f->mem), f->free0);
-	ik_mem_destroy(f->mem);
-	pthread_mutex_destroy(&f->tlb.lock);
-	free(f->tlb.adds);
-	free(f);
-}
-
-static int map_prot(struct fx *f, uint64_t iova, uint64_t pa, size_t pgsize, size_t count,
-		    int prot, size_t *mapped)
-{
-	size_t m = 0;
-	int ret = f->ops->map_pages(f->ops, iova, pa, pgsize, count, prot, GFP_KERNEL, &m);
-	if (mapped)
-		*mapped = m;
-	return ret;
-}
-
-static int map(struct fx *f, uint64_t iova, uint64_t pa, size_t pgsize, size_t count,
+static int map(struct pgt_fx *f, uint64_t iova, uint64_t pa, size_t pgsize, size_t count,
 	       size_t *mapped)
 {
-	return map_prot(f, iova, pa, pgsize, count, RW, mapped);
-}
-
-static void map_ok(struct fx *f, uint64_t iova, uint64_t pa, size_t pgsize, size_t count)
-{
-	size_t m;
-	assert_int_equal(map(f, iova, pa, pgsize, count, &m), 0);
-	assert_int_equal(m, pgsize * count);
-}
-
-static long unmap(struct fx *f, uint64_t iova, size_t pgsize, size_t count,
-		  struct iommu_iotlb_gather *g)
-{
-	return f->ops->unmap_pages(f->ops, iova, pgsize, count, g);
-}
-
-/* Unmap and "sync": free the queued tables as the core would. */
-static long unmap_sync(struct fx *f, uint64_t iova, size_t pgsize, size_t count)
-{
-	struct iommu_iotlb_gather g;
-	ik_iommu_iotlb_gather_init(&g);
-	long ret = unmap(f, iova, pgsize, count, &g);
-	iommu_put_pages_list(f->mem, &g);
-	return ret;
+	return pgt_map(f, iova, pa, pgsize, count, RW, mapped);
 }
 
 static uint64_t rd64(struct ik_mem *mem, phys_addr_t pa)
@@ -151,7 +84,7 @@ static uint64_t rd64(struct ik_mem *mem, phys_addr_t pa)
 	return le64toh(v);
 }
 
-static uint64_t entry(struct fx *f, phys_addr_t table, unsigned int idx)
+static uint64_t entry(struct pgt_fx *f, phys_addr_t table, unsigned int idx)
 {
 	return rd64(f->mem, table + idx * 8);
 }
@@ -161,7 +94,7 @@ static unsigned int idx_at(uint64_t iova, unsigned int lvl)
 	return (unsigned int)(iova >> (12 + 9 * (3 - lvl))) & 511;
 }
 
-static unsigned int start_level(struct fx *f)
+static unsigned int start_level(struct pgt_fx *f)
 {
 	return f->cfg.ias == 48 ? 0 : 1;
 }
@@ -177,7 +110,7 @@ static phys_addr_t table_of(uint64_t e)
 }
 
 /* The table holding level-@lvl entries for @iova (every entry above must be a table). */
-static phys_addr_t table_at(struct fx *f, uint64_t iova, unsigned int lvl)
+static phys_addr_t table_at(struct pgt_fx *f, uint64_t iova, unsigned int lvl)
 {
 	phys_addr_t t = f->cfg.arm_lpae_s1_cfg.ttbr;
 	for (unsigned int l = start_level(f); l < lvl; l++)
@@ -185,7 +118,7 @@ static phys_addr_t table_at(struct fx *f, uint64_t iova, unsigned int lvl)
 	return t;
 }
 
-static uint64_t entry_at(struct fx *f, uint64_t iova, unsigned int lvl)
+static uint64_t entry_at(struct pgt_fx *f, uint64_t iova, unsigned int lvl)
 {
 	return entry(f, table_at(f, iova, lvl), idx_at(iova, lvl));
 }
@@ -197,13 +130,13 @@ static void assert_bytes8(struct ik_mem *mem, phys_addr_t pa, const uint8_t want
 	assert_memory_equal(got, want, 8);
 }
 
-static int32_t table_users(struct fx *f, phys_addr_t table)
+static int32_t table_users(struct pgt_fx *f, phys_addr_t table)
 {
 	return pt_table_users(ik_mem_page(f->mem, table));
 }
 
 /* FNV-1a over every reachable table: "nothing changed" checks. */
-static uint64_t hash_table(struct fx *f, phys_addr_t t, unsigned int lvl, uint64_t h)
+static uint64_t hash_table(struct pgt_fx *f, phys_addr_t t, unsigned int lvl, uint64_t h)
 {
 	const uint8_t *b = ik_mem_ptr(f->mem, t, 4096);
 	assert_non_null(b);
@@ -217,13 +150,13 @@ static uint64_t hash_table(struct fx *f, phys_addr_t t, unsigned int lvl, uint64
 	return h;
 }
 
-static uint64_t tables_hash(struct fx *f)
+static uint64_t tables_hash(struct pgt_fx *f)
 {
 	return hash_table(f, f->cfg.arm_lpae_s1_cfg.ttbr, start_level(f), 0xcbf29ce484222325ULL);
 }
 
 /* Every table but the root counts exactly its live entries (counted mode). */
-static unsigned int check_counts(struct fx *f, phys_addr_t t, unsigned int lvl, bool root)
+static unsigned int check_counts(struct pgt_fx *f, phys_addr_t t, unsigned int lvl, bool root)
 {
 	unsigned int tables = 1;
 	int32_t live = 0;
@@ -239,7 +172,7 @@ static unsigned int check_counts(struct fx *f, phys_addr_t t, unsigned int lvl, 
 	return tables;
 }
 
-static unsigned int count_tables(struct fx *f)
+static unsigned int count_tables(struct pgt_fx *f)
 {
 	return check_counts(f, f->cfg.arm_lpae_s1_cfg.ttbr, start_level(f), true);
 }
@@ -400,12 +333,12 @@ static void test_factory_config(void **state)
 
 static void test_map_rejects_bad_arguments(void **state)
 {
-	struct fx *f = fx_new_cfg(0, 48, 40, 64ULL << 20);
+	struct pgt_fx *f = fx_new_cfg(0, 48, 40, 64ULL << 20);
 	size_t m;
 	(void)state;
 
 	/* A page under the addresses tried, so one-page calls take the fast path. */
-	map_ok(f, 0x3000, RAM_BASE + 0x3000, SZ_4K, 1);
+	pgt_map_ok(f, 0x3000, RAM_BASE + 0x3000, SZ_4K, 1);
 	uint64_t h = tables_hash(f);
 	const uint64_t top = 1ULL << 48, patop = 1ULL << 40;
 	struct { uint64_t iova, pa; size_t pgsize, count; int prot; } bad[] = {
@@ -429,7 +362,7 @@ static void test_map_rejects_bad_arguments(void **state)
 	};
 	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
 		m = 77;
-		int ret = map_prot(f, bad[i].iova, bad[i].pa, bad[i].pgsize, bad[i].count,
+		int ret = pgt_map(f, bad[i].iova, bad[i].pa, bad[i].pgsize, bad[i].count,
 				   bad[i].prot, &m);
 		if (ret != -EINVAL)
 			fail_msg("case %u: got %d, want -EINVAL", i, ret);
@@ -441,7 +374,7 @@ static void test_map_rejects_bad_arguments(void **state)
 	assert_int_equal(f->ops->map_pages(f->ops, 0x4000, RAM_BASE, SZ_4K, 1, RW, 0, NULL), 0);
 
 	/* The last page of both spaces is mappable. */
-	map_ok(f, top - SZ_4K, patop - SZ_4K, SZ_4K, 1);
+	pgt_map_ok(f, top - SZ_4K, patop - SZ_4K, SZ_4K, 1);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, top - 1), patop - 1);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, top), 0);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, ~0ULL), 0);
@@ -450,26 +383,26 @@ static void test_map_rejects_bad_arguments(void **state)
 	ik_iommu_iotlb_gather_init(&g);
 	ik_flush_stub_reset(&f->tlb);
 	h = tables_hash(f);
-	assert_int_equal(unmap(f, 0x3000, SZ_4K, 0, &g), -EINVAL);
-	assert_int_equal(unmap(f, 0x3800, SZ_4K, 1, &g), -EINVAL);
-	assert_int_equal(unmap(f, 0x3000, 0x2000, 1, &g), -EINVAL);
-	assert_int_equal(unmap(f, 0x3000, SZ_4K, 1, NULL), -EINVAL);
-	assert_int_equal(unmap(f, top, SZ_4K, 1, &g), -EINVAL);
-	assert_int_equal(unmap(f, top - SZ_4K, SZ_4K, 2, &g), -EINVAL);
-	assert_int_equal(unmap(f, 0, SZ_2M, 1, &g), -ENOENT); /* holes in the 2M */
+	assert_int_equal(pgt_unmap(f, 0x3000, SZ_4K, 0, &g), -EINVAL);
+	assert_int_equal(pgt_unmap(f, 0x3800, SZ_4K, 1, &g), -EINVAL);
+	assert_int_equal(pgt_unmap(f, 0x3000, 0x2000, 1, &g), -EINVAL);
+	assert_int_equal(pgt_unmap(f, 0x3000, SZ_4K, 1, NULL), -EINVAL);
+	assert_int_equal(pgt_unmap(f, top, SZ_4K, 1, &g), -EINVAL);
+	assert_int_equal(pgt_unmap(f, top - SZ_4K, SZ_4K, 2, &g), -EINVAL);
+	assert_int_equal(pgt_unmap(f, 0, SZ_2M, 1, &g), -ENOENT); /* holes in the 2M */
 	assert_int_equal(f->tlb.nadds, 0);
 	assert_true(tables_hash(f) == h);
-	assert_int_equal(unmap_sync(f, 0x3000, SZ_4K, 2), 2 * SZ_4K);
-	assert_int_equal(unmap_sync(f, top - SZ_4K, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x3000, SZ_4K, 2), 2 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, top - SZ_4K, SZ_4K, 1), SZ_4K);
 	assert_int_equal(count_tables(f), 1);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 /* --- golden descriptors --- */
 
 static void test_golden_page(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	(void)state;
 
 	/*
@@ -489,7 +422,7 @@ static void test_golden_page(void **state)
 	 *   [1:0]            0b11 page                                  0x3
 	 * = 0x0000_0008_8000_3e43, little endian 43 3e 00 80 08 00 00 00.
 	 */
-	map_ok(f, 0x40201000, 0x880003000ULL, SZ_4K, 1);
+	pgt_map_ok(f, 0x40201000, 0x880003000ULL, SZ_4K, 1);
 	phys_addr_t l0 = f->cfg.arm_lpae_s1_cfg.ttbr;
 	phys_addr_t l1 = table_of(entry(f, l0, 0));
 	phys_addr_t l2 = table_of(entry(f, l1, 1));
@@ -515,7 +448,7 @@ static void test_golden_page(void **state)
 	 * 0x15a << 21 | 0x1b7 << 12 -> pa 0xabc_def0_1000 (40 bits), same prot:
 	 * 0xabcdef01000 | 0xe43 = 0x0000_0abc_def0_1e43.
 	 */
-	map_ok(f, 0x12236b5b7000ULL, 0xabcdef01000ULL, SZ_4K, 1);
+	pgt_map_ok(f, 0x12236b5b7000ULL, 0xabcdef01000ULL, SZ_4K, 1);
 	l1 = table_of(entry(f, l0, 0x24));
 	l2 = table_of(entry(f, l1, 0x8d));
 	l3 = table_of(entry(f, l2, 0x15a));
@@ -523,15 +456,15 @@ static void test_golden_page(void **state)
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x12236b5b7fffULL), 0xabcdef01fffULL);
 	assert_int_equal(ik_mem_free_count(f->mem), f->free0 - 7);
 
-	assert_int_equal(unmap_sync(f, 0x40201000, SZ_4K, 1), SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x12236b5b7000ULL, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x40201000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x12236b5b7000ULL, SZ_4K, 1), SZ_4K);
 	assert_int_equal(count_tables(f), 1);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_golden_prot(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	(void)state;
 
 	/*
@@ -560,23 +493,23 @@ static void test_golden_prot(void **state)
 	for (unsigned int i = 0; i < ARRAY_SIZE(want); i++) {
 		uint64_t iova = SZ_4K * (i + 1), pa = 0x880100000ULL + iova;
 		size_t m;
-		assert_int_equal(map_prot(f, iova, pa, SZ_4K, 1, want[i].prot, &m), 0);
+		assert_int_equal(pgt_map(f, iova, pa, SZ_4K, 1, want[i].prot, &m), 0);
 		assert_int_equal(entry_at(f, iova, 3), pa | want[i].low);
 	}
 	/* The same bits on a 2 MiB block (type 0b01 instead of 0b11). */
 	size_t m;
-	assert_int_equal(map_prot(f, SZ_2M, 0x880200000ULL, SZ_2M, 1,
+	assert_int_equal(pgt_map(f, SZ_2M, 0x880200000ULL, SZ_2M, 1,
 				  IOMMU_READ | IOMMU_CACHE | IOMMU_NOEXEC, &m), 0);
 	/* 0x1 | AttrIndx 1 (0x4) | AP1 0x40 | AP2 0x80 | SH IS 0x300 | AF | nG | XN */
 	assert_int_equal(entry_at(f, SZ_2M, 2), 0x0060000880200fc5ULL);
-	assert_int_equal(unmap_sync(f, SZ_4K, SZ_4K, ARRAY_SIZE(want)), ARRAY_SIZE(want) * SZ_4K);
-	assert_int_equal(unmap_sync(f, SZ_2M, SZ_2M, 1), SZ_2M);
-	fx_free(f);
+	assert_int_equal(pgt_unmap_sync(f, SZ_4K, SZ_4K, ARRAY_SIZE(want)), ARRAY_SIZE(want) * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, SZ_2M, SZ_2M, 1), SZ_2M);
+	pgt_fx_free(f);
 }
 
 static void test_golden_blocks(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	(void)state;
 
 	/*
@@ -585,7 +518,7 @@ static void test_golden_blocks(void **state)
 	 * as a page | [1:0] = 0b01: 0x8_8060_0000 | 0xe40 | 0x1 = 0x8_8060_0e41.
 	 * No level-3 table is allocated: root + L1 + L2 = 3 pages.
 	 */
-	map_ok(f, 0x7f80600000ULL, 0x880600000ULL, SZ_2M, 1);
+	pgt_map_ok(f, 0x7f80600000ULL, 0x880600000ULL, SZ_2M, 1);
 	assert_int_equal(entry_at(f, 0x7f80600000ULL, 2), 0x880600e41ULL);
 	assert_int_equal(ik_mem_free_count(f->mem), f->free0 - 3);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x7f807fffffULL), 0x8807fffffULL);
@@ -596,7 +529,7 @@ static void test_golden_blocks(void **state)
 	 * 0x1_c000_0000: 0x1_c000_0000 | 0xe41 = 0x1_c000_0e41. One more
 	 * table (the L1 under L0 entry 1).
 	 */
-	map_ok(f, 0x8040000000ULL, 0x1c0000000ULL, SZ_1G, 1);
+	pgt_map_ok(f, 0x8040000000ULL, 0x1c0000000ULL, SZ_1G, 1);
 	phys_addr_t l1 = table_of(entry(f, f->cfg.arm_lpae_s1_cfg.ttbr, 1));
 	assert_int_equal(entry(f, l1, 1), 0x1c0000e41ULL);
 	assert_int_equal(table_users(f, l1), 1);
@@ -605,21 +538,21 @@ static void test_golden_blocks(void **state)
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x8040123456ULL), 0x1c0123456ULL);
 
 	/* Runs of blocks across a table boundary: 2M x 3 from L2 index 511. */
-	map_ok(f, 0x3fe00000ULL, 0x900000000ULL, SZ_2M, 3);
+	pgt_map_ok(f, 0x3fe00000ULL, 0x900000000ULL, SZ_2M, 3);
 	assert_int_equal(entry_at(f, 0x3fe00000ULL, 2), 0x900000e41ULL);
 	assert_int_equal(entry_at(f, 0x40000000ULL, 2), 0x900200e41ULL);
 	assert_int_equal(entry_at(f, 0x40200000ULL, 2), 0x900400e41ULL);
 
-	assert_int_equal(unmap_sync(f, 0x7f80600000ULL, SZ_2M, 1), SZ_2M);
-	assert_int_equal(unmap_sync(f, 0x8040000000ULL, SZ_1G, 1), SZ_1G);
-	assert_int_equal(unmap_sync(f, 0x3fe00000ULL, SZ_2M, 3), 3 * SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x7f80600000ULL, SZ_2M, 1), SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x8040000000ULL, SZ_1G, 1), SZ_1G);
+	assert_int_equal(pgt_unmap_sync(f, 0x3fe00000ULL, SZ_2M, 3), 3 * SZ_2M);
 	assert_int_equal(count_tables(f), 1);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_golden_ias39(void **state)
 {
-	struct fx *f = fx_new_cfg(0, 39, 48, 64ULL << 20);
+	struct pgt_fx *f = fx_new_cfg(0, 39, 48, 64ULL << 20);
 	(void)state;
 
 	/*
@@ -631,7 +564,7 @@ static void test_golden_ias39(void **state)
 	 * root.
 	 */
 	assert_int_equal(f->cfg.arm_lpae_s1_cfg.tcr & 0x3f, 25);
-	map_ok(f, 0x70d4ff0000ULL, 0x881234000ULL, SZ_4K, 1);
+	pgt_map_ok(f, 0x70d4ff0000ULL, 0x881234000ULL, SZ_4K, 1);
 	phys_addr_t root = f->cfg.arm_lpae_s1_cfg.ttbr;
 	phys_addr_t l2 = table_of(entry(f, root, 0x1c3));
 	phys_addr_t l3 = table_of(entry(f, l2, 0xa7));
@@ -641,7 +574,7 @@ static void test_golden_ias39(void **state)
 	 * A 1 GiB block sits in the root itself: iova 0x7f_c000_0000 (root
 	 * index 0x1ff) -> pa 0x40_0000_0000: 0x40_0000_0e41.
 	 */
-	map_ok(f, 0x7fc0000000ULL, 0x4000000000ULL, SZ_1G, 1);
+	pgt_map_ok(f, 0x7fc0000000ULL, 0x4000000000ULL, SZ_1G, 1);
 	assert_int_equal(entry(f, root, 0x1ff), 0x4000000e41ULL);
 	assert_int_equal(ik_mem_free_count(f->mem), f->free0 - 3);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x7fffffffffULL), 0x403fffffffULL);
@@ -654,29 +587,29 @@ static void test_golden_ias39(void **state)
 	/* Splitting a root-level block, and table freeing stopping at the root. */
 	struct iommu_iotlb_gather g;
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x7fc0001000ULL, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x7fc0001000ULL, SZ_4K, 1, &g), SZ_4K);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x7fc0001000ULL), 0);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x7fc0002000ULL), 0x4000002000ULL);
 	iommu_put_pages_list(f->mem, &g);
-	assert_int_equal(unmap_sync(f, 0x7fc0000000ULL, SZ_4K, 1), SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x7fc0002000ULL, SZ_4K, 510), 510 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x7fc0200000ULL, SZ_2M, 511), 511 * SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x7fc0000000ULL, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x7fc0002000ULL, SZ_4K, 510), 510 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x7fc0200000ULL, SZ_2M, 511), 511 * SZ_2M);
 	assert_invalid(entry(f, root, 0x1ff));
-	assert_int_equal(unmap_sync(f, 0x70d4ff0000ULL, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x70d4ff0000ULL, SZ_4K, 1), SZ_4K);
 	assert_invalid(entry(f, root, 0x1c3));
 	assert_int_equal(count_tables(f), 1);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 /* --- -EEXIST --- */
 
 static void test_map_overlaps(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	size_t m;
 	(void)state;
 
-	map_ok(f, 0x402000, 0x880402000ULL, SZ_4K, 1);
+	pgt_map_ok(f, 0x402000, 0x880402000ULL, SZ_4K, 1);
 	phys_addr_t l3 = table_at(f, 0x400000, 3);
 	uint64_t h = tables_hash(f);
 
@@ -690,7 +623,7 @@ static void test_map_overlaps(void **state)
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x402000), 0x880402000ULL);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x403000), 0);
 	assert_int_equal(table_users(f, l3), 2); /* the unused references were returned */
-	assert_int_equal(unmap_sync(f, 0x401000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x401000, SZ_4K, 1), SZ_4K);
 	h = tables_hash(f);
 
 	/* 2M over a table with a page, 1G over the tables above it. */
@@ -701,39 +634,39 @@ static void test_map_overlaps(void **state)
 	assert_int_equal(table_users(f, l3), 1);
 
 	/* 4K and 2M inside a 1G block; 4K inside a 2M block. */
-	map_ok(f, 0x80000000ULL, 0x9c0000000ULL, SZ_1G, 1);
-	map_ok(f, 0x600000, 0x880600000ULL, SZ_2M, 1);
+	pgt_map_ok(f, 0x80000000ULL, 0x9c0000000ULL, SZ_1G, 1);
+	pgt_map_ok(f, 0x600000, 0x880600000ULL, SZ_2M, 1);
 	h = tables_hash(f);
 	assert_int_equal(map(f, 0x80123000ULL, 0x990000000ULL, SZ_4K, 1, &m), -EEXIST);
 	assert_int_equal(map(f, 0x80200000ULL, 0x990000000ULL, SZ_2M, 2, &m), -EEXIST);
 	assert_int_equal(map(f, 0x7ffff000ULL, 0x990000000ULL, SZ_4K, 2, &m), -EEXIST);
 	assert_int_equal(m, SZ_4K); /* the page before the block went in */
-	assert_int_equal(unmap_sync(f, 0x7ffff000ULL, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x7ffff000ULL, SZ_4K, 1), SZ_4K);
 	assert_int_equal(map(f, 0x7ff000, 0x990000000ULL, SZ_4K, 1, &m), -EEXIST);
 	assert_int_equal(map(f, 0x40000000ULL, 0x1000000000ULL, SZ_1G, 2, &m), -EEXIST);
 	assert_int_equal(m, SZ_1G);
-	assert_int_equal(unmap_sync(f, 0x40000000ULL, SZ_1G, 1), SZ_1G);
+	assert_int_equal(pgt_unmap_sync(f, 0x40000000ULL, SZ_1G, 1), SZ_1G);
 	assert_true(tables_hash(f) == h);
 
 	/* 4K runs across L3, L2 and L1 table boundaries (one call, many tables). */
-	map_ok(f, 0x7fffffe000ULL, 0xa00000000ULL, SZ_4K, 4);
+	pgt_map_ok(f, 0x7fffffe000ULL, 0xa00000000ULL, SZ_4K, 4);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x7fffffe000ULL), 0xa00000000ULL);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x8000001008ULL), 0xa00003008ULL);
 	assert_int_equal(table_users(f, table_at(f, 0x8000000000ULL, 3)), 2);
 	assert_int_equal(table_users(f, table_at(f, 0x7fffffe000ULL, 3)), 2);
 
-	assert_int_equal(unmap_sync(f, 0x402000, SZ_4K, 1), SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x80000000ULL, SZ_1G, 1), SZ_1G);
-	assert_int_equal(unmap_sync(f, 0x600000, SZ_2M, 1), SZ_2M);
-	assert_int_equal(unmap_sync(f, 0x7fffffe000ULL, SZ_4K, 4), 4 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x402000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x80000000ULL, SZ_1G, 1), SZ_1G);
+	assert_int_equal(pgt_unmap_sync(f, 0x600000, SZ_2M, 1), SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x7fffffe000ULL, SZ_4K, 4), 4 * SZ_4K);
 	assert_int_equal(count_tables(f), 1);
 	assert_int_equal(ik_mem_free_count(f->mem), f->free0 - 1);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 /* --- partial unmaps (splits) --- */
 
-static void assert_one_add(struct fx *f, uint64_t iova, size_t size)
+static void assert_one_add(struct pgt_fx *f, uint64_t iova, size_t size)
 {
 	assert_int_equal(f->tlb.nadds, 1);
 	assert_int_equal(f->tlb.adds[0].iova, iova);
@@ -742,7 +675,7 @@ static void assert_one_add(struct fx *f, uint64_t iova, size_t size)
 
 static void test_split_2m(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct iommu_iotlb_gather g;
 	(void)state;
 
@@ -754,12 +687,12 @@ static void test_split_2m(void **state)
 	const int prot = IOMMU_READ | IOMMU_CACHE | IOMMU_NOEXEC;
 	const uint64_t attrs = 0x0060000000000fc4ULL;
 	size_t m;
-	assert_int_equal(map_prot(f, 0x1000400000ULL, 0x88a400000ULL, SZ_2M, 1, prot, &m), 0);
+	assert_int_equal(pgt_map(f, 0x1000400000ULL, 0x88a400000ULL, SZ_2M, 1, prot, &m), 0);
 	assert_int_equal(entry_at(f, 0x1000400000ULL, 2), 0x88a400000ULL | attrs | D_BLOCK);
 	size_t free_before = ik_mem_free_count(f->mem);
 	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x1000437000ULL, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x1000437000ULL, SZ_4K, 1, &g), SZ_4K);
 	/* The whole old block is reported: the TLB may hold all of it. */
 	assert_one_add(f, 0x1000400000ULL, SZ_2M);
 	assert_int_equal(g.start, 0x1000400000ULL);
@@ -779,9 +712,9 @@ static void test_split_2m(void **state)
 	assert_int_equal(table_users(f, table_at(f, 0x1000400000ULL, 2)), 1);
 
 	/* 8K at the end of another block. */
-	map_ok(f, 0x1000600000ULL, 0x88a600000ULL, SZ_2M, 1);
+	pgt_map_ok(f, 0x1000600000ULL, 0x88a600000ULL, SZ_2M, 1);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x10007fe000ULL, SZ_4K, 2, &g), 2 * SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x10007fe000ULL, SZ_4K, 2, &g), 2 * SZ_4K);
 	assert_one_add(f, 0x1000600000ULL, SZ_2M);
 	assert_int_equal(table_users(f, table_at(f, 0x1000600000ULL, 3)), 510);
 	assert_int_equal(entry_at(f, 0x10007fd000ULL, 3), 0x88a7fd000ULL | 0xe43);
@@ -789,35 +722,35 @@ static void test_split_2m(void **state)
 	iommu_put_pages_list(f->mem, &g);
 
 	/* A 2M unmap of all 512 pages of a block, as 4K pages: no split, no table. */
-	map_ok(f, 0x1000800000ULL, 0x88a800000ULL, SZ_2M, 1);
+	pgt_map_ok(f, 0x1000800000ULL, 0x88a800000ULL, SZ_2M, 1);
 	free_before = ik_mem_free_count(f->mem);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap_sync(f, 0x1000800000ULL, SZ_4K, 512), SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x1000800000ULL, SZ_4K, 512), SZ_2M);
 	assert_one_add(f, 0x1000800000ULL, SZ_2M);
 	assert_invalid(entry_at(f, 0x1000800000ULL, 2));
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
 
 	/* Now 2M over the split table: refused while the hole is there. */
-	assert_int_equal(unmap_sync(f, 0x1000400000ULL, SZ_2M, 1), -ENOENT);
-	assert_int_equal(unmap_sync(f, 0x1000400000ULL, SZ_4K, 0x37), 0x37 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x1000438000ULL, SZ_4K, 0x1c8), 0x1c8 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x1000600000ULL, SZ_4K, 510), 510 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x1000400000ULL, SZ_2M, 1), -ENOENT);
+	assert_int_equal(pgt_unmap_sync(f, 0x1000400000ULL, SZ_4K, 0x37), 0x37 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x1000438000ULL, SZ_4K, 0x1c8), 0x1c8 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x1000600000ULL, SZ_4K, 510), 510 * SZ_4K);
 	assert_int_equal(count_tables(f), 1);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_split_1g(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct iommu_iotlb_gather g;
 	(void)state;
 
-	map_ok(f, 0x8000000000ULL, 0x1c0000000ULL, SZ_1G, 1);
+	pgt_map_ok(f, 0x8000000000ULL, 0x1c0000000ULL, SZ_1G, 1);
 	size_t free_before = ik_mem_free_count(f->mem);
 	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
 	/* 4K at 0x80_0a23_4000: 2 MiB piece 0x51 (0x0a200000 / 2M), page 0x34 in it. */
-	assert_int_equal(unmap(f, 0x800a234000ULL, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x800a234000ULL, SZ_4K, 1, &g), SZ_4K);
 	assert_one_add(f, 0x8000000000ULL, SZ_1G);
 	assert_int_equal(g.start, 0x8000000000ULL);
 	assert_int_equal(g.end, 0x803fffffffULL);
@@ -841,10 +774,10 @@ static void test_split_1g(void **state)
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x800a234000ULL), 0);
 
 	/* 2M out of another 1G block: blocks only, one table. */
-	map_ok(f, 0x8040000000ULL, 0x200000000ULL, SZ_1G, 1);
+	pgt_map_ok(f, 0x8040000000ULL, 0x200000000ULL, SZ_1G, 1);
 	free_before = ik_mem_free_count(f->mem);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x8040400000ULL, SZ_2M, 3, &g), 3 * SZ_2M);
+	assert_int_equal(pgt_unmap(f, 0x8040400000ULL, SZ_2M, 3, &g), 3 * SZ_2M);
 	assert_one_add(f, 0x8040000000ULL, SZ_1G);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 1);
 	l2 = table_at(f, 0x8040000000ULL, 2);
@@ -854,9 +787,9 @@ static void test_split_1g(void **state)
 	assert_int_equal(table_users(f, l2), 509);
 
 	/* A 4K hole across a 2M boundary: two L3 tables, both pieces cut. */
-	map_ok(f, 0x8080000000ULL, 0x240000000ULL, SZ_1G, 1);
+	pgt_map_ok(f, 0x8080000000ULL, 0x240000000ULL, SZ_1G, 1);
 	free_before = ik_mem_free_count(f->mem);
-	assert_int_equal(unmap(f, 0x80801fe000ULL, SZ_4K, 4, &g), 4 * SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x80801fe000ULL, SZ_4K, 4, &g), 4 * SZ_4K);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 3);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x80801fd000ULL), 0x2401fd000ULL);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x80801fe000ULL), 0);
@@ -869,63 +802,63 @@ static void test_split_1g(void **state)
 	assert_int_equal(table_users(f, table_at(f, 0x80801fe000ULL, 3)), 510);
 	assert_int_equal(table_users(f, table_at(f, 0x8080200000ULL, 3)), 510);
 	/* A hole from the middle of a piece to the block's end: one L3 table. */
-	map_ok(f, 0x80c0000000ULL, 0x280000000ULL, SZ_1G, 1);
+	pgt_map_ok(f, 0x80c0000000ULL, 0x280000000ULL, SZ_1G, 1);
 	free_before = ik_mem_free_count(f->mem);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x80fff00000ULL, SZ_4K, 1024, &g), 256 * SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x80fff00000ULL, SZ_4K, 1024, &g), 256 * SZ_4K);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 2);
 	assert_one_add(f, 0x80c0000000ULL, SZ_1G);
 	iommu_put_pages_list(f->mem, &g);
 
 	/* 1G over the split tables: refused while a hole is there... */
 	uint64_t h = tables_hash(f);
-	assert_int_equal(unmap_sync(f, 0x8000000000ULL, SZ_1G, 1), -ENOENT);
+	assert_int_equal(pgt_unmap_sync(f, 0x8000000000ULL, SZ_1G, 1), -ENOENT);
 	assert_true(tables_hash(f) == h);
 	/* ...and unmaps every leaf below (511 blocks + 512 pages) once it is full. */
-	map_ok(f, 0x800a234000ULL, 0x1ca234000ULL, SZ_4K, 1);
+	pgt_map_ok(f, 0x800a234000ULL, 0x1ca234000ULL, SZ_4K, 1);
 	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x8000000000ULL, SZ_1G, 1, &g), SZ_1G);
+	assert_int_equal(pgt_unmap(f, 0x8000000000ULL, SZ_1G, 1, &g), SZ_1G);
 	assert_int_equal(f->tlb.nadds, 511 + 512);
 	assert_int_equal(g.freelist.count, 2);
 	assert_invalid(entry(f, table_at(f, 0x8000000000ULL, 1), 0));
 	iommu_put_pages_list(f->mem, &g);
 
-	assert_int_equal(unmap_sync(f, 0x8040000000ULL, SZ_2M, 2), 2 * SZ_2M);
-	assert_int_equal(unmap_sync(f, 0x8040a00000ULL, SZ_2M, 507), 507 * SZ_2M);
-	assert_int_equal(unmap_sync(f, 0x8080000000ULL, SZ_2M, 1), -ENOENT);
-	assert_int_equal(unmap_sync(f, 0x8080200000ULL, SZ_2M, 1), -ENOENT);
-	assert_int_equal(unmap_sync(f, 0x8080000000ULL, SZ_1G, 1), -ENOENT);
-	assert_int_equal(unmap_sync(f, 0x80801fe000ULL, SZ_4K, 4), -ENOENT);
-	assert_int_equal(unmap_sync(f, 0x8080000000ULL, SZ_4K, 0x1fe), 0x1fe * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x8080202000ULL, SZ_4K, 510), 510 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x8080400000ULL, SZ_2M, 510), 510 * SZ_2M);
-	assert_int_equal(unmap_sync(f, 0x80c0000000ULL, SZ_2M, 511), 511 * SZ_2M);
-	assert_int_equal(unmap_sync(f, 0x80ffe00000ULL, SZ_4K, 256), 256 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x8040000000ULL, SZ_2M, 2), 2 * SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x8040a00000ULL, SZ_2M, 507), 507 * SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x8080000000ULL, SZ_2M, 1), -ENOENT);
+	assert_int_equal(pgt_unmap_sync(f, 0x8080200000ULL, SZ_2M, 1), -ENOENT);
+	assert_int_equal(pgt_unmap_sync(f, 0x8080000000ULL, SZ_1G, 1), -ENOENT);
+	assert_int_equal(pgt_unmap_sync(f, 0x80801fe000ULL, SZ_4K, 4), -ENOENT);
+	assert_int_equal(pgt_unmap_sync(f, 0x8080000000ULL, SZ_4K, 0x1fe), 0x1fe * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x8080202000ULL, SZ_4K, 510), 510 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x8080400000ULL, SZ_2M, 510), 510 * SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x80c0000000ULL, SZ_2M, 511), 511 * SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x80ffe00000ULL, SZ_4K, 256), 256 * SZ_4K);
 	assert_int_equal(count_tables(f), 1);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_split_without_memory(void **state)
 {
 	/* 8 pages: the root, an L1 and an L2 table leave 5, all taken below. */
-	struct fx *f = fx_new_cfg(0, 48, 48, 8 * SZ_4K);
+	struct pgt_fx *f = fx_new_cfg(0, 48, 48, 8 * SZ_4K);
 	struct iommu_iotlb_gather g;
 	phys_addr_t spare[8];
 	size_t m, nspare = 0;
 	(void)state;
 
-	map_ok(f, 0x40000000ULL, 0x1c0000000ULL, SZ_1G, 1);   /* L1 table */
-	map_ok(f, 0x80200000ULL, 0x880200000ULL, SZ_2M, 1);   /* L2 table under L1[2] */
+	pgt_map_ok(f, 0x40000000ULL, 0x1c0000000ULL, SZ_1G, 1);   /* L1 table */
+	pgt_map_ok(f, 0x80200000ULL, 0x880200000ULL, SZ_2M, 1);   /* L2 table under L1[2] */
 	while (ik_mem_alloc_pages(f->mem, 1, SZ_4K, &spare[nspare]) == 0)
 		nspare++;
 	assert_int_equal(ik_mem_free_count(f->mem), 0);
 	uint64_t h = tables_hash(f);
 	ik_iommu_iotlb_gather_init(&g);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x80245000ULL, SZ_4K, 1, &g), -ENOMEM);
-	assert_int_equal(unmap(f, 0x40045000ULL, SZ_4K, 1, &g), -ENOMEM);
-	assert_int_equal(unmap(f, 0x40200000ULL, SZ_2M, 1, &g), -ENOMEM);
+	assert_int_equal(pgt_unmap(f, 0x80245000ULL, SZ_4K, 1, &g), -ENOMEM);
+	assert_int_equal(pgt_unmap(f, 0x40045000ULL, SZ_4K, 1, &g), -ENOMEM);
+	assert_int_equal(pgt_unmap(f, 0x40200000ULL, SZ_2M, 1, &g), -ENOMEM);
 	/* Blocks intact, nothing reported. */
 	assert_true(tables_hash(f) == h);
 	assert_int_equal(f->tlb.nadds, 0);
@@ -940,66 +873,66 @@ static void test_split_without_memory(void **state)
 
 	/* One page back: the 2M split goes, a 1G split into 4K still needs two. */
 	ik_mem_free_pages(f->mem, spare[--nspare], 1);
-	assert_int_equal(unmap(f, 0x40045000ULL, SZ_4K, 1, &g), -ENOMEM);
+	assert_int_equal(pgt_unmap(f, 0x40045000ULL, SZ_4K, 1, &g), -ENOMEM);
 	assert_int_equal(ik_mem_free_count(f->mem), 1);
-	assert_int_equal(unmap(f, 0x80245000ULL, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x80245000ULL, SZ_4K, 1, &g), SZ_4K);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x80245000ULL), 0);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x80246000ULL), 0x880246000ULL);
 	/* A 1G split into 2M blocks needs only one table. */
 	ik_mem_free_pages(f->mem, spare[--nspare], 1);
-	assert_int_equal(unmap(f, 0x40200000ULL, SZ_2M, 1, &g), SZ_2M);
+	assert_int_equal(pgt_unmap(f, 0x40200000ULL, SZ_2M, 1, &g), SZ_2M);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x40200000ULL), 0);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x40400000ULL), 0x1c0400000ULL);
 	iommu_put_pages_list(f->mem, &g);
 	while (nspare)
 		ik_mem_free_pages(f->mem, spare[--nspare], 1);
-	assert_int_equal(unmap_sync(f, 0x40000000ULL, SZ_2M, 1), SZ_2M);
-	assert_int_equal(unmap_sync(f, 0x40400000ULL, SZ_2M, 510), 510 * SZ_2M);
-	assert_int_equal(unmap_sync(f, 0x80200000ULL, SZ_4K, 0x45), 0x45 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x80246000ULL, SZ_4K, 0x1ba), 0x1ba * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x40000000ULL, SZ_2M, 1), SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x40400000ULL, SZ_2M, 510), 510 * SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x80200000ULL, SZ_4K, 0x45), 0x45 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x80246000ULL, SZ_4K, 0x1ba), 0x1ba * SZ_4K);
 	assert_int_equal(count_tables(f), 1);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 /* --- -ENOENT and smaller leaves --- */
 
 static void test_unmap_smaller_leaves(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct iommu_iotlb_gather g;
 	(void)state;
 
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x700000, SZ_4K, 1, &g), -ENOENT);
-	assert_int_equal(unmap(f, 0, SZ_1G, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0x700000, SZ_4K, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0, SZ_1G, 1, &g), -ENOENT);
 
 	/* 511 of 512 pages: a 2M unmap must change nothing. */
-	map_ok(f, 0x600000, 0x880600000ULL, SZ_4K, 300);
-	map_ok(f, 0x72d000, 0x88072d000ULL, SZ_4K, 211);
+	pgt_map_ok(f, 0x600000, 0x880600000ULL, SZ_4K, 300);
+	pgt_map_ok(f, 0x72d000, 0x88072d000ULL, SZ_4K, 211);
 	/* 511 of 512 blocks of a gigabyte. */
-	map_ok(f, 0xc0000000ULL, 0x9c0000000ULL, SZ_2M, 511);
+	pgt_map_ok(f, 0xc0000000ULL, 0x9c0000000ULL, SZ_2M, 511);
 	uint64_t h = tables_hash(f);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x600000, SZ_2M, 1, &g), -ENOENT);
-	assert_int_equal(unmap(f, 0, SZ_1G, 1, &g), -ENOENT);
-	assert_int_equal(unmap(f, 0xc0000000ULL, SZ_1G, 1, &g), -ENOENT);
-	assert_int_equal(unmap(f, 0x72c000, SZ_4K, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0x600000, SZ_2M, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0, SZ_1G, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0xc0000000ULL, SZ_1G, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0x72c000, SZ_4K, 1, &g), -ENOENT);
 	assert_true(tables_hash(f) == h);
 	assert_int_equal(f->tlb.nadds, 0);
 	assert_true(g.start > g.end);
 	assert_int_equal(g.freelist.count, 0);
 
 	/* A run that meets a hole stops there and says how far it got. */
-	assert_int_equal(unmap(f, 0x72a000, SZ_4K, 4, &g), 2 * SZ_4K);
-	assert_int_equal(unmap(f, 0xffc00000ULL, SZ_2M, 3, &g), SZ_2M);
-	map_ok(f, 0x72a000, 0x88072a000ULL, SZ_4K, 3);
+	assert_int_equal(pgt_unmap(f, 0x72a000, SZ_4K, 4, &g), 2 * SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0xffc00000ULL, SZ_2M, 3, &g), SZ_2M);
+	pgt_map_ok(f, 0x72a000, 0x88072a000ULL, SZ_4K, 3);
 	/*
 	 * Now all 512 pages are there: 2M goes, each leaf reported; the L3
 	 * table and its L2 parent (nothing else in it) are freed.
 	 */
 	ik_flush_stub_reset(&f->tlb);
 	phys_addr_t l3 = table_at(f, 0x600000, 3), l2 = table_at(f, 0x600000, 2);
-	assert_int_equal(unmap(f, 0x600000, SZ_2M, 1, &g), SZ_2M);
+	assert_int_equal(pgt_unmap(f, 0x600000, SZ_2M, 1, &g), SZ_2M);
 	assert_int_equal(f->tlb.nadds, 512);
 	for (unsigned int i = 0; i < 512; i++) {
 		assert_int_equal(f->tlb.adds[i].iova, 0x600000 + i * SZ_4K);
@@ -1012,11 +945,11 @@ static void test_unmap_smaller_leaves(void **state)
 	iommu_put_pages_list(f->mem, &g);
 
 	/* 1G over blocks and a full table of pages. */
-	map_ok(f, 0xffc00000ULL, 0x9ffc00000ULL, SZ_4K, 512);
-	map_ok(f, 0xffe00000ULL, 0x9ffe00000ULL, SZ_2M, 1);
+	pgt_map_ok(f, 0xffc00000ULL, 0x9ffc00000ULL, SZ_4K, 512);
+	pgt_map_ok(f, 0xffe00000ULL, 0x9ffe00000ULL, SZ_2M, 1);
 	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0xc0000000ULL, SZ_1G, 1, &g), SZ_1G);
+	assert_int_equal(pgt_unmap(f, 0xc0000000ULL, SZ_1G, 1, &g), SZ_1G);
 	assert_int_equal(f->tlb.nadds, 511 + 512);
 	assert_int_equal(g.start, 0xc0000000ULL);
 	assert_int_equal(g.end, 0xffffffffULL);
@@ -1025,19 +958,19 @@ static void test_unmap_smaller_leaves(void **state)
 	assert_invalid(entry(f, f->cfg.arm_lpae_s1_cfg.ttbr, 0));
 	iommu_put_pages_list(f->mem, &g);
 	assert_int_equal(count_tables(f), 1);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 /* --- table freeing --- */
 
 static void test_tables_freed_up_the_chain(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct iommu_iotlb_gather g;
 	(void)state;
 
 	size_t free_before = ik_mem_free_count(f->mem);
-	map_ok(f, 0x4000205000ULL, 0x880205000ULL, SZ_4K, 1);
+	pgt_map_ok(f, 0x4000205000ULL, 0x880205000ULL, SZ_4K, 1);
 	phys_addr_t root = f->cfg.arm_lpae_s1_cfg.ttbr;
 	phys_addr_t l1 = table_at(f, 0x4000205000ULL, 1);
 	phys_addr_t l2 = table_at(f, 0x4000205000ULL, 2);
@@ -1045,12 +978,12 @@ static void test_tables_freed_up_the_chain(void **state)
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 3);
 
 	/* A second page in another L3 table under the same L2. */
-	map_ok(f, 0x4000605000ULL, 0x880605000ULL, SZ_4K, 1);
+	pgt_map_ok(f, 0x4000605000ULL, 0x880605000ULL, SZ_4K, 1);
 	phys_addr_t l3b = table_at(f, 0x4000605000ULL, 3);
 	assert_int_equal(table_users(f, l2), 2);
 	ik_iommu_iotlb_gather_init(&g);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x4000605000ULL, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x4000605000ULL, SZ_4K, 1, &g), SZ_4K);
 	/* Only its L3 table went; the L2 table lost one entry. */
 	assert_int_equal(g.freelist.count, 1);
 	assert_int_equal(g.freelist.head, l3b);
@@ -1070,7 +1003,7 @@ static void test_tables_freed_up_the_chain(void **state)
 	 */
 	ik_iommu_iotlb_gather_init(&g);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x4000205000ULL, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x4000205000ULL, SZ_4K, 1, &g), SZ_4K);
 	assert_one_add(f, 0x4000205000ULL, SZ_4K);
 	assert_int_equal(f->tlb.nwalks, 0);
 	assert_int_equal(g.freelist.count, 3);
@@ -1088,52 +1021,52 @@ static void test_tables_freed_up_the_chain(void **state)
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
 
 	/* One call emptying tables under two L1 tables queues all six. */
-	map_ok(f, 0x7ffffff000ULL, 0x880001000ULL, SZ_4K, 2);
+	pgt_map_ok(f, 0x7ffffff000ULL, 0x880001000ULL, SZ_4K, 2);
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x7ffffff000ULL, SZ_4K, 2, &g), 2 * SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x7ffffff000ULL, SZ_4K, 2, &g), 2 * SZ_4K);
 	assert_int_equal(g.freelist.count, 6);
 	assert_invalid(entry(f, root, 0));
 	assert_invalid(entry(f, root, 1));
 	iommu_put_pages_list(f->mem, &g);
 
 	/* Blocks count in their table too: the last 2M block frees L2 and L1. */
-	map_ok(f, 0x200000, 0x880200000ULL, SZ_2M, 2);
+	pgt_map_ok(f, 0x200000, 0x880200000ULL, SZ_2M, 2);
 	assert_int_equal(table_users(f, table_at(f, 0x200000, 2)), 2);
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x200000, SZ_2M, 2, &g), 2 * SZ_2M);
+	assert_int_equal(pgt_unmap(f, 0x200000, SZ_2M, 2, &g), 2 * SZ_2M);
 	assert_int_equal(g.freelist.count, 2);
 	iommu_put_pages_list(f->mem, &g);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_keep_tables_quirk(void **state)
 {
-	struct fx *f = fx_new(IO_PGTABLE_QUIRK_KEEP_TABLES);
+	struct pgt_fx *f = fx_new(IO_PGTABLE_QUIRK_KEEP_TABLES);
 	struct iommu_iotlb_gather g;
 	size_t m;
 	(void)state;
 
 	size_t free_before = ik_mem_free_count(f->mem);
-	map_ok(f, 0x605000, 0x880605000ULL, SZ_4K, 3);
+	pgt_map_ok(f, 0x605000, 0x880605000ULL, SZ_4K, 3);
 	phys_addr_t l3 = table_at(f, 0x600000, 3);
 	assert_int_equal(table_users(f, l3), 0); /* no counting at all */
 	assert_int_equal(table_users(f, table_at(f, 0x600000, 2)), 0);
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x605000, SZ_4K, 3, &g), 3 * SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x605000, SZ_4K, 3, &g), 3 * SZ_4K);
 	assert_int_equal(g.freelist.count, 0);
 	assert_int_equal(table_at(f, 0x600000, 3), l3); /* still attached */
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 3);
 	/* The next map reuses it. */
-	map_ok(f, 0x610000, 0x880610000ULL, SZ_4K, 16);
+	pgt_map_ok(f, 0x610000, 0x880610000ULL, SZ_4K, 16);
 	assert_int_equal(table_at(f, 0x600000, 3), l3);
 	/* A block over a table with an entry is refused... */
 	assert_int_equal(map(f, 0x600000, 0x990600000ULL, SZ_2M, 1, &m), -EEXIST);
 	assert_int_equal(map(f, 0, 0x980000000ULL, SZ_1G, 1, &m), -EEXIST);
-	assert_int_equal(unmap_sync(f, 0x610000, SZ_4K, 16), 16 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x610000, SZ_4K, 16), 16 * SZ_4K);
 	/* ...over an empty one it replaces the table after a walk flush. */
 	ik_flush_stub_reset(&f->tlb);
-	map_ok(f, 0x600000, 0x990600000ULL, SZ_2M, 1);
+	pgt_map_ok(f, 0x600000, 0x990600000ULL, SZ_2M, 1);
 	assert_int_equal(f->tlb.nwalks, 1);
 	assert_int_equal(f->tlb.walks[0].iova, 0x600000);
 	assert_int_equal(f->tlb.walks[0].size, SZ_2M);
@@ -1141,28 +1074,28 @@ static void test_keep_tables_quirk(void **state)
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 2);
 
 	/* 1G over an L2 table holding an empty L3 table: both go, one flush. */
-	map_ok(f, 0x40345000ULL, 0x880345000ULL, SZ_4K, 1);
-	assert_int_equal(unmap_sync(f, 0x40345000ULL, SZ_4K, 1), SZ_4K);
+	pgt_map_ok(f, 0x40345000ULL, 0x880345000ULL, SZ_4K, 1);
+	assert_int_equal(pgt_unmap_sync(f, 0x40345000ULL, SZ_4K, 1), SZ_4K);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 4);
 	ik_flush_stub_reset(&f->tlb);
-	map_ok(f, 0x40000000ULL, 0x9c0000000ULL, SZ_1G, 1);
+	pgt_map_ok(f, 0x40000000ULL, 0x9c0000000ULL, SZ_1G, 1);
 	assert_int_equal(f->tlb.nwalks, 1);
 	assert_int_equal(f->tlb.walks[0].iova, 0x40000000ULL);
 	assert_int_equal(f->tlb.walks[0].size, SZ_1G);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 2);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x40345000ULL), 0x9c0345000ULL);
 	/* Splits work without counting too, and leave tables uncounted. */
-	assert_int_equal(unmap_sync(f, 0x40234000ULL, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x40234000ULL, SZ_4K, 1), SZ_4K);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x40234000ULL), 0);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x40235000ULL), 0x9c0235000ULL);
 	assert_int_equal(table_users(f, table_at(f, 0x40200000ULL, 3)), 0);
 	assert_int_equal(table_users(f, table_at(f, 0x40200000ULL, 2)), 0);
 	/* Smaller leaves cleared by a larger unmap leave their tables too. */
-	assert_int_equal(unmap_sync(f, 0x40200000ULL, SZ_2M, 1), -ENOENT);
-	map_ok(f, 0x40234000ULL, 0x9c0234000ULL, SZ_4K, 1);
-	assert_int_equal(unmap_sync(f, 0x40000000ULL, SZ_1G, 1), SZ_1G);
+	assert_int_equal(pgt_unmap_sync(f, 0x40200000ULL, SZ_2M, 1), -ENOENT);
+	pgt_map_ok(f, 0x40234000ULL, 0x9c0234000ULL, SZ_4K, 1);
+	assert_int_equal(pgt_unmap_sync(f, 0x40000000ULL, SZ_1G, 1), SZ_1G);
 	assert_int_equal((entry_at(f, 0x40200000ULL, 2) & 3), D_TABLE);
-	fx_free(f); /* frees the kept tables */
+	pgt_fx_free(f); /* frees the kept tables */
 }
 
 /*
@@ -1175,18 +1108,18 @@ static void test_keep_tables_quirk(void **state)
  */
 static void test_leftover_empty_tables(void **state)
 {
-	struct fx *f = fx_new_cfg(0, 48, 48, 16 * SZ_4K);
+	struct pgt_fx *f = fx_new_cfg(0, 48, 48, 16 * SZ_4K);
 	const phys_addr_t root = f->cfg.arm_lpae_s1_cfg.ttbr;
 	phys_addr_t spare[16];
 	size_t nspare = 0, m;
 	(void)state;
 
 	/* An empty level-2 table left attached under its level-1 table. */
-	map_ok(f, 0x40000000ULL, 0x9c0000000ULL, SZ_2M, 1);
+	pgt_map_ok(f, 0x40000000ULL, 0x9c0000000ULL, SZ_2M, 1);
 	phys_addr_t l1 = table_at(f, 0x40000000ULL, 1), l2 = table_at(f, 0x40000000ULL, 2);
 	struct ik_page *pg2 = ik_mem_page(f->mem, l2);
 	assert_true(pt_table_get(pg2, 1));
-	assert_int_equal(unmap_sync(f, 0x40000000ULL, SZ_2M, 1), SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x40000000ULL, SZ_2M, 1), SZ_2M);
 	assert_int_equal(entry(f, l1, 1), l2 | D_TABLE);
 	pt_table_put(pg2, 1);
 	assert_int_equal(table_users(f, l2), 0);
@@ -1209,18 +1142,18 @@ static void test_leftover_empty_tables(void **state)
 	assert_int_equal(count_tables(f), 1);
 
 	/* An empty level-3 table left under a level-2 table: a 1 GiB block goes over both. */
-	map_ok(f, 0x40003000ULL, 0x880003000ULL, SZ_4K, 1);
+	pgt_map_ok(f, 0x40003000ULL, 0x880003000ULL, SZ_4K, 1);
 	phys_addr_t l3 = table_at(f, 0x40003000ULL, 3);
 	l2 = table_at(f, 0x40003000ULL, 2);
 	struct ik_page *pg3 = ik_mem_page(f->mem, l3);
 	assert_true(pt_table_get(pg3, 1));
-	assert_int_equal(unmap_sync(f, 0x40003000ULL, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x40003000ULL, SZ_4K, 1), SZ_4K);
 	pt_table_put(pg3, 1);
 	assert_int_equal(table_users(f, l3), 0);
 	assert_int_equal(table_users(f, l2), 1);
 	size_t free_before = ik_mem_free_count(f->mem);
 	ik_flush_stub_reset(&f->tlb);
-	map_ok(f, 0x40000000ULL, 0x9c0000000ULL, SZ_1G, 1);
+	pgt_map_ok(f, 0x40000000ULL, 0x9c0000000ULL, SZ_1G, 1);
 	assert_int_equal(f->tlb.nwalks, 2);
 	assert_int_equal(f->tlb.walks[0].iova, 0x40000000ULL);
 	assert_int_equal(f->tlb.walks[0].size, SZ_2M);
@@ -1229,9 +1162,9 @@ static void test_leftover_empty_tables(void **state)
 	assert_int_equal(ik_mem_free_count(f->mem), free_before + 2);
 	assert_int_equal(entry_at(f, 0x40000000ULL, 1), 0x9c0000e41ULL);
 	assert_int_equal(count_tables(f), 2); /* root and level 1, counts exact */
-	assert_int_equal(unmap_sync(f, 0x40000000ULL, SZ_1G, 1), SZ_1G);
+	assert_int_equal(pgt_unmap_sync(f, 0x40000000ULL, SZ_1G, 1), SZ_1G);
 	assert_int_equal(count_tables(f), 1);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 /* --- dump --- */
@@ -1262,18 +1195,18 @@ static int dump_fn(void *arg, dma_addr_t iova, phys_addr_t pa, size_t size, int 
 
 static void test_dump(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct dump_log log = { .n = 0 };
 	size_t m;
 	(void)state;
 
 	/* Mapped out of IOVA order; dump reports in IOVA order. */
-	assert_int_equal(map_prot(f, 0x8040000000ULL, 0x1c0000000ULL, SZ_1G, 1,
+	assert_int_equal(pgt_map(f, 0x8040000000ULL, 0x1c0000000ULL, SZ_1G, 1,
 				  IOMMU_READ | IOMMU_NOEXEC, &m), 0);
-	assert_int_equal(map_prot(f, 0x400000, 0x880400000ULL, SZ_2M, 1,
+	assert_int_equal(pgt_map(f, 0x400000, 0x880400000ULL, SZ_2M, 1,
 				  RW | IOMMU_CACHE | IOMMU_PRIV, &m), 0);
-	assert_int_equal(map_prot(f, 0x3000, 0x880003000ULL, SZ_4K, 1, RW | IOMMU_MMIO, &m), 0);
-	assert_int_equal(map_prot(f, 0x1000, 0x880001000ULL, SZ_4K, 1, IOMMU_WRITE, &m), 0);
+	assert_int_equal(pgt_map(f, 0x3000, 0x880003000ULL, SZ_4K, 1, RW | IOMMU_MMIO, &m), 0);
+	assert_int_equal(pgt_map(f, 0x1000, 0x880001000ULL, SZ_4K, 1, IOMMU_WRITE, &m), 0);
 
 	assert_int_equal(f->ops->dump(f->ops, dump_fn, &log), 0);
 	assert_int_equal(log.n, 4);
@@ -1296,11 +1229,11 @@ static void test_dump(void **state)
 	assert_int_equal(log.n, 2);
 	assert_int_equal(f->ops->dump(f->ops, NULL, &log), -EINVAL);
 
-	assert_int_equal(unmap_sync(f, 0x1000, SZ_4K, 1), SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x3000, SZ_4K, 1), SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x400000, SZ_2M, 1), SZ_2M);
-	assert_int_equal(unmap_sync(f, 0x8040000000ULL, SZ_1G, 1), SZ_1G);
-	fx_free(f);
+	assert_int_equal(pgt_unmap_sync(f, 0x1000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x3000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x400000, SZ_2M, 1), SZ_2M);
+	assert_int_equal(pgt_unmap_sync(f, 0x8040000000ULL, SZ_1G, 1), SZ_1G);
+	pgt_fx_free(f);
 }
 
 /* --- randomized against a reference --- */
@@ -1315,7 +1248,7 @@ struct tinfo {
 	uint64_t va, size;
 };
 
-static void collect_tables(struct fx *f, phys_addr_t t, unsigned int lvl, uint64_t va,
+static void collect_tables(struct pgt_fx *f, phys_addr_t t, unsigned int lvl, uint64_t va,
 			   struct tinfo *ti, size_t *n)
 {
 	const uint64_t *w = ik_mem_ptr(f->mem, t, 4096);
@@ -1356,7 +1289,7 @@ static int ref_dump_fn(void *arg, dma_addr_t iova, phys_addr_t pa, size_t size, 
 }
 
 /* Translations, counts and dump all agree with @ref. */
-static void check_against_ref(struct fx *f, const uint64_t *ref, uint64_t *rng)
+static void check_against_ref(struct pgt_fx *f, const uint64_t *ref, uint64_t *rng)
 {
 	uint64_t mapped = 0;
 
@@ -1381,7 +1314,7 @@ static void check_against_ref(struct fx *f, const uint64_t *ref, uint64_t *rng)
 static void random_against_reference(unsigned long quirks, uint64_t seed)
 {
 	static const size_t sizes[] = { SZ_4K, SZ_2M, SZ_1G };
-	struct fx *f = fx_new_cfg(quirks, 48, 48, 256ULL << 20);
+	struct pgt_fx *f = fx_new_cfg(quirks, 48, 48, 256ULL << 20);
 	uint64_t *ref = calloc(WIN_PAGES, sizeof(*ref));
 	uint8_t *covered = malloc(WIN_PAGES);
 	struct tinfo *ti = malloc(4096 * sizeof(*ti));
@@ -1466,7 +1399,7 @@ static void random_against_reference(unsigned long quirks, uint64_t seed)
 		struct iommu_iotlb_gather g;
 		ik_iommu_iotlb_gather_init(&g);
 		ik_flush_stub_reset(&f->tlb);
-		long ret = unmap(f, iova, pgsize, count, &g);
+		long ret = pgt_unmap(f, iova, pgsize, count, &g);
 		if (ret != want)
 			fail_msg("op %u: unmap %#llx +%zu x %zu: %ld, want %ld", op,
 				 (unsigned long long)iova, pgsize, count, ret, want);
@@ -1515,14 +1448,14 @@ static void random_against_reference(unsigned long quirks, uint64_t seed)
 	/* Tear down page by page: every table comes back through the gather. */
 	for (unsigned int p = 0; p < WIN_PAGES; p++)
 		if (ref[p])
-			assert_int_equal(unmap_sync(f, WIN_BASE + (uint64_t)p * SZ_4K, SZ_4K, 1),
+			assert_int_equal(pgt_unmap_sync(f, WIN_BASE + (uint64_t)p * SZ_4K, SZ_4K, 1),
 					 SZ_4K);
 	if (!quirks)
 		assert_int_equal(count_tables(f), 1);
 	free(ref);
 	free(covered);
 	free(ti);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_random_against_reference(void **state)
@@ -1554,7 +1487,7 @@ static const uint64_t th_l3_base[] = {
 #define TH_BLOCKS 0x10000400000ULL
 
 struct th_arg {
-	struct fx *f;
+	struct pgt_fx *f;
 	unsigned int id;
 	uint64_t seed;
 	uint64_t ref[TH_SLOTS]; /* pa of the slot's first page, 0: unmapped */
@@ -1677,7 +1610,7 @@ static void *th_main(void *p)
 
 static void test_threads_share_tables(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct th_arg args[NTHREADS];
 	pthread_t th[NTHREADS];
 	uint64_t seed = ik_test_seed(0x7ead5ULL);
@@ -1712,15 +1645,15 @@ static void test_threads_share_tables(void **state)
 	for (unsigned int i = 0; i < NTHREADS; i++) {
 		for (unsigned int s = 0; s < TH_SLOTS; s++)
 			if (args[i].ref[s])
-				assert_int_equal(unmap_sync(f, th_iova(i, s), SZ_4K, 2), 2 * SZ_4K);
+				assert_int_equal(pgt_unmap_sync(f, th_iova(i, s), SZ_4K, 2), 2 * SZ_4K);
 		uint64_t biova = TH_BLOCKS + (uint64_t)i * SZ_2M;
 		if (args[i].block && args[i].split)
-			assert_int_equal(unmap_sync(f, biova + SZ_4K, SZ_4K, 511), 511 * SZ_4K);
+			assert_int_equal(pgt_unmap_sync(f, biova + SZ_4K, SZ_4K, 511), 511 * SZ_4K);
 		else if (args[i].block)
-			assert_int_equal(unmap_sync(f, biova, SZ_2M, 1), SZ_2M);
+			assert_int_equal(pgt_unmap_sync(f, biova, SZ_2M, 1), SZ_2M);
 	}
 	assert_int_equal(count_tables(f), 1);
-	fx_free(f); /* every table page is back: nothing leaked or freed twice */
+	pgt_fx_free(f); /* every table page is back: nothing leaked or freed twice */
 }
 
 /*
@@ -1735,7 +1668,7 @@ static void test_threads_share_tables(void **state)
 #define SB_PER    6 /* pages per thread per block */
 
 struct sb_arg {
-	struct fx *f;
+	struct pgt_fx *f;
 	pthread_barrier_t *start, *done;
 	unsigned int *line; /* start line: threads leave it together */
 	unsigned int id;
@@ -1794,7 +1727,7 @@ static bool sb_removed(uint64_t va)
 
 static void test_threads_split_shared_blocks(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	pthread_barrier_t start, done;
 	struct sb_arg args[NTHREADS];
 	unsigned int line = 0;
@@ -1811,8 +1744,8 @@ static void test_threads_split_shared_blocks(void **state)
 	for (unsigned int round = 0; round < SB_ROUNDS; round++) {
 		const uint64_t pa2m = 0x900000000ULL + round * SZ_2M, pa1g = 0x1000000000ULL;
 
-		map_ok(f, SB_2M, pa2m, SZ_2M, 1);
-		map_ok(f, SB_1G, pa1g, SZ_1G, 1);
+		pgt_map_ok(f, SB_2M, pa2m, SZ_2M, 1);
+		pgt_map_ok(f, SB_1G, pa1g, SZ_1G, 1);
 		pthread_barrier_wait(&start);
 		pthread_barrier_wait(&done);
 		/* Exactly the threads' pages are gone; the rest translates as before. */
@@ -1833,15 +1766,15 @@ static void test_threads_split_shared_blocks(void **state)
 		/* Tear down what is left: pages one by one, whole 2 MiB blocks at once. */
 		for (unsigned int i = 0; i < 512; i++)
 			if (!sb_removed(SB_2M + i * SZ_4K))
-				assert_int_equal(unmap_sync(f, SB_2M + i * SZ_4K, SZ_4K, 1), SZ_4K);
+				assert_int_equal(pgt_unmap_sync(f, SB_2M + i * SZ_4K, SZ_4K, 1), SZ_4K);
 		for (uint64_t va = SB_1G; va < SB_1G + SZ_1G; va += SZ_2M) {
 			if ((entry_at(f, va, 2) & 3) == D_BLOCK) {
-				assert_int_equal(unmap_sync(f, va, SZ_2M, 1), SZ_2M);
+				assert_int_equal(pgt_unmap_sync(f, va, SZ_2M, 1), SZ_2M);
 				continue;
 			}
 			for (uint64_t pg = va; pg < va + SZ_2M; pg += SZ_4K)
 				if (!sb_removed(pg))
-					assert_int_equal(unmap_sync(f, pg, SZ_4K, 1), SZ_4K);
+					assert_int_equal(pgt_unmap_sync(f, pg, SZ_4K, 1), SZ_4K);
 		}
 		assert_int_equal(count_tables(f), 1);
 	}
@@ -1851,14 +1784,14 @@ static void test_threads_split_shared_blocks(void **state)
 	}
 	pthread_barrier_destroy(&start);
 	pthread_barrier_destroy(&done);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 /* --- the per-thread walk cache --- */
 
 /* Something done by another thread, so that this thread's cache stays as it was. */
 struct other_job {
-	struct fx *f;
+	struct pgt_fx *f;
 	void (*fn)(struct other_job *j);
 };
 
@@ -1869,7 +1802,7 @@ static void *other_main(void *p)
 	return NULL;
 }
 
-static void in_other_thread(struct fx *f, void (*fn)(struct other_job *j))
+static void in_other_thread(struct pgt_fx *f, void (*fn)(struct other_job *j))
 {
 	struct other_job j = { f, fn };
 	pthread_t t;
@@ -1895,20 +1828,20 @@ static phys_addr_t wc_table;
 static void wc_retire_and_reuse(struct other_job *j)
 {
 	wc_table = table_at(j->f, WC_A, 3);
-	assert_int_equal(unmap_sync(j->f, WC_A, SZ_4K, 1), SZ_4K);
-	map_ok(j->f, WC_B, 0x990000000ULL, SZ_4K, 1);
+	assert_int_equal(pgt_unmap_sync(j->f, WC_A, SZ_4K, 1), SZ_4K);
+	pgt_map_ok(j->f, WC_B, 0x990000000ULL, SZ_4K, 1);
 	assert_int_equal(table_at(j->f, WC_B, 3), wc_table);
 }
 
 static void test_walk_cache_goes_stale(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct iommu_iotlb_gather g;
 	size_t m;
 	(void)state;
 
-	map_ok(f, WC_C, 0x880401000ULL, SZ_4K, 1);
-	map_ok(f, WC_A, 0x880201000ULL, SZ_4K, 1);
+	pgt_map_ok(f, WC_C, 0x880401000ULL, SZ_4K, 1);
+	pgt_map_ok(f, WC_A, 0x880201000ULL, SZ_4K, 1);
 	/* This thread now has WC_A's table cached. */
 	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A), 0x880201000ULL);
 	in_other_thread(f, wc_retire_and_reuse);
@@ -1916,27 +1849,27 @@ static void test_walk_cache_goes_stale(void **state)
 	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_B + 8), 0x990000008ULL);
 	/* Nor does a one-page unmap or map go through the stale entry. */
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, WC_A, SZ_4K, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, WC_A, SZ_4K, 1, &g), -ENOENT);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_B), 0x990000000ULL);
 	assert_int_equal(map(f, WC_A, 0x880201000ULL, SZ_4K, 1, &m), 0);
 	assert_int_not_equal(table_at(f, WC_A, 3), wc_table);
 	assert_int_equal(entry(f, wc_table, 1), 0x990000000ULL | 0xe43);
-	assert_int_equal(unmap_sync(f, WC_A, SZ_4K, 1), SZ_4K);
-	assert_int_equal(unmap_sync(f, WC_B, SZ_4K, 1), SZ_4K);
-	assert_int_equal(unmap_sync(f, WC_C, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, WC_A, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, WC_B, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, WC_C, SZ_4K, 1), SZ_4K);
 	assert_int_equal(count_tables(f), 1);
 
 	/* A new instance never hits an entry of a freed one. */
-	map_ok(f, WC_A, 0x880201000ULL, SZ_4K, 1);
+	pgt_map_ok(f, WC_A, 0x880201000ULL, SZ_4K, 1);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A), 0x880201000ULL);
 	free_io_pgtable_ops(f->ops);
 	f->ops = alloc_io_pgtable_ops(ARM_64_LPAE_S1, &f->cfg, &f->tlb);
 	assert_non_null(f->ops);
-	map_ok(f, WC_B, 0x990000000ULL, SZ_4K, 1);
+	pgt_map_ok(f, WC_B, 0x990000000ULL, SZ_4K, 1);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A), 0);
-	assert_int_equal(unmap(f, WC_A, SZ_4K, 1, &g), -ENOENT);
-	assert_int_equal(unmap_sync(f, WC_B, SZ_4K, 1), SZ_4K);
-	fx_free(f);
+	assert_int_equal(pgt_unmap(f, WC_A, SZ_4K, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap_sync(f, WC_B, SZ_4K, 1), SZ_4K);
+	pgt_fx_free(f);
 }
 
 /*
@@ -1946,26 +1879,26 @@ static void test_walk_cache_goes_stale(void **state)
 static void wc_block_over_table(struct other_job *j)
 {
 	wc_table = table_at(j->f, WC_A, 3);
-	assert_int_equal(unmap_sync(j->f, WC_A, SZ_4K, 1), SZ_4K);
-	map_ok(j->f, 0x40200000ULL, 0x9c0200000ULL, SZ_2M, 1); /* frees the table */
-	map_ok(j->f, WC_B, 0x990000000ULL, SZ_4K, 1);
+	assert_int_equal(pgt_unmap_sync(j->f, WC_A, SZ_4K, 1), SZ_4K);
+	pgt_map_ok(j->f, 0x40200000ULL, 0x9c0200000ULL, SZ_2M, 1); /* frees the table */
+	pgt_map_ok(j->f, WC_B, 0x990000000ULL, SZ_4K, 1);
 	assert_int_equal(table_at(j->f, WC_B, 3), wc_table);
 }
 
 static void test_walk_cache_keep_tables(void **state)
 {
-	struct fx *f = fx_new(IO_PGTABLE_QUIRK_KEEP_TABLES);
+	struct pgt_fx *f = fx_new(IO_PGTABLE_QUIRK_KEEP_TABLES);
 	(void)state;
 
-	map_ok(f, WC_C, 0x880401000ULL, SZ_4K, 1);
-	map_ok(f, WC_A, 0x880201000ULL, SZ_4K, 1);
+	pgt_map_ok(f, WC_C, 0x880401000ULL, SZ_4K, 1);
+	pgt_map_ok(f, WC_A, 0x880201000ULL, SZ_4K, 1);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A), 0x880201000ULL);
 	in_other_thread(f, wc_block_over_table);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A + 8), 0x9c0201008ULL);
-	assert_int_equal(unmap_sync(f, WC_A, SZ_4K, 1), SZ_4K); /* splits the block */
+	assert_int_equal(pgt_unmap_sync(f, WC_A, SZ_4K, 1), SZ_4K); /* splits the block */
 	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_A), 0);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, WC_B), 0x990000000ULL);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 int main(void)

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flush_stub.h"
+#include "pgtable_fx.h"
 #include "ik_test.h"
 #include "ik/io-pgtable.h"
 #include "ik/omap-mmu-regs.h"
@@ -35,88 +35,27 @@
 
 /* --- fixture --- */
 
-struct fx {
-	struct ik_mem *mem;
-	struct ik_flush_stub tlb;
-	struct io_pgtable_cfg cfg;
-	struct io_pgtable_ops *ops;
-	size_t free0; /* free pages before the tables were allocated */
-};
-
-static struct fx *fx_new_mem(unsigned long quirks, uint64_t ram_size)
+static struct pgt_fx *fx_new_mem(unsigned long quirks, uint64_t ram_size)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	const struct ik_region_desc rd = { "ram", RAM_BASE, ram_size };
+	const struct io_pgtable_cfg cfg = { .quirks = quirks, .pgsize_bitmap = OMAP_SIZES };
 
-	assert_non_null(f);
-	f->mem = ik_sim_mem_create(&rd, 1);
-	assert_non_null(f->mem);
-	pthread_mutex_init(&f->tlb.lock, NULL);
-	f->tlb.adds = calloc(MAX_RECS, sizeof(struct ik_flush_rec));
-	f->tlb.max_adds = MAX_RECS;
-	assert_non_null(f->tlb.adds);
-	f->free0 = ik_mem_free_count(f->mem);
-	f->cfg.quirks = quirks;
-	f->cfg.pgsize_bitmap = OMAP_SIZES;
-	f->cfg.tlb = &ik_flush_stub_ops;
-	f->cfg.mem = f->mem;
-	f->ops = alloc_io_pgtable_ops(OMAP_IOMMU_PGTABLE, &f->cfg, &f->tlb);
-	assert_non_null(f->ops);
-	return f;
+	return pgt_fx_new(OMAP_IOMMU_PGTABLE, &cfg, RAM_BASE, ram_size, MAX_RECS);
 }
 
-static struct fx *fx_new(unsigned long quirks)
+static struct pgt_fx *fx_new(unsigned long quirks)
 {
 	return fx_new_mem(quirks, 64ULL << 20);
 }
 
-static void fx_free(struct fx *f)
-{
-	free_io_pgtable_ops(f->ops);
-	/* Every table page went back to the allocator. */
-	assert_int_equal(ik_mem_free_count(f->mem), f->free0);
-	ik_mem_destroy(f->mem);
-	pthread_mutex_destroy(&f->tlb.lock);
-	free(f->tlb.adds);
-	free(f);
-}
-
-static struct io_pgtable_cfg *live_cfg(struct fx *f)
+static struct io_pgtable_cfg *live_cfg(struct pgt_fx *f)
 {
 	return &io_pgtable_ops_to_pgtable(f->ops)->cfg;
 }
 
-static int map(struct fx *f, uint64_t iova, uint64_t pa, size_t pgsize, size_t count,
+static int map(struct pgt_fx *f, uint64_t iova, uint64_t pa, size_t pgsize, size_t count,
 	       size_t *mapped)
 {
-	size_t m = 0;
-	int ret = f->ops->map_pages(f->ops, iova, pa, pgsize, count, RW, GFP_KERNEL, &m);
-	if (mapped)
-		*mapped = m;
-	return ret;
-}
-
-static void map_ok(struct fx *f, uint64_t iova, uint64_t pa, size_t pgsize, size_t count)
-{
-	size_t m;
-	assert_int_equal(map(f, iova, pa, pgsize, count, &m), 0);
-	assert_int_equal(m, pgsize * count);
-}
-
-static long unmap(struct fx *f, uint64_t iova, size_t pgsize, size_t count,
-		  struct iommu_iotlb_gather *g)
-{
-	return f->ops->unmap_pages(f->ops, iova, pgsize, count, g);
-}
-
-/* Unmap and "sync": free the queued tables as the core would. */
-static long unmap_sync(struct fx *f, uint64_t iova, size_t pgsize, size_t count)
-{
-	struct iommu_iotlb_gather g;
-	ik_iommu_iotlb_gather_init(&g);
-	long ret = unmap(f, iova, pgsize, count, &g);
-	iommu_put_pages_list(f->mem, &g);
-	return ret;
+	return pgt_map(f, iova, pa, pgsize, count, RW, mapped);
 }
 
 static uint32_t rd32(struct ik_mem *mem, phys_addr_t pa)
@@ -126,20 +65,20 @@ static uint32_t rd32(struct ik_mem *mem, phys_addr_t pa)
 	return le32toh(v);
 }
 
-static uint32_t l1_word(struct fx *f, uint64_t iova)
+static uint32_t l1_word(struct pgt_fx *f, uint64_t iova)
 {
 	return rd32(f->mem, f->cfg.omap.ttb + (iova >> 20) * 4);
 }
 
 /* The second-level table under @iova (the L1 word must be a table pointer). */
-static phys_addr_t l2_table(struct fx *f, uint64_t iova)
+static phys_addr_t l2_table(struct pgt_fx *f, uint64_t iova)
 {
 	uint32_t e = l1_word(f, iova);
 	assert_int_equal(e & 3, 1);
 	return e & 0xfffffc00u;
 }
 
-static uint32_t l2_word(struct fx *f, uint64_t iova)
+static uint32_t l2_word(struct pgt_fx *f, uint64_t iova)
 {
 	return rd32(f->mem, l2_table(f, iova) + ((iova >> 12) & 0xff) * 4);
 }
@@ -151,13 +90,13 @@ static void assert_bytes(struct ik_mem *mem, phys_addr_t pa, const uint8_t want[
 	assert_memory_equal(got, want, 4);
 }
 
-static int32_t table_users(struct fx *f, phys_addr_t table)
+static int32_t table_users(struct pgt_fx *f, phys_addr_t table)
 {
 	return pt_table_users(ik_mem_page(f->mem, table));
 }
 
 /* FNV-1a over the L1 table and every L2 table: "nothing changed" checks. */
-static uint64_t tables_hash(struct fx *f)
+static uint64_t tables_hash(struct pgt_fx *f)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	const uint8_t *l1 = ik_mem_ptr(f->mem, f->cfg.omap.ttb, 16384);
@@ -313,12 +252,12 @@ static void test_factory_rejects_bad_config(void **state)
 
 static void test_map_rejects_bad_arguments(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	size_t m;
 	(void)state;
 
 	/* A table under the addresses tried, so one-page calls take the fast path. */
-	map_ok(f, 0x3000, 0x80003000, SZ_4K, 1);
+	pgt_map_ok(f, 0x3000, 0x80003000, SZ_4K, 1);
 	uint64_t h = tables_hash(f);
 	struct { uint64_t iova, pa; size_t pgsize, count; int prot, err; } bad[] = {
 		{ 0x1000, 0x80001000, SZ_4K, 1, 0, -EINVAL },            /* no READ/WRITE */
@@ -347,7 +286,7 @@ static void test_map_rejects_bad_arguments(void **state)
 	}
 	assert_true(tables_hash(f) == h);
 	assert_int_equal(ik_mem_free_count(f->mem), f->free0 - 5);
-	assert_int_equal(unmap_sync(f, 0x3000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x3000, SZ_4K, 1), SZ_4K);
 
 	/* No permission bits in this MMU: every legal prot is accepted. */
 	int prots[] = { IOMMU_READ, IOMMU_WRITE, RW | IOMMU_CACHE | IOMMU_NOEXEC,
@@ -358,29 +297,29 @@ static void test_map_rejects_bad_arguments(void **state)
 		assert_int_equal(m, SZ_4K);
 	}
 	/* The last 4K page of the 32-bit space is mappable. */
-	map_ok(f, 0xfffff000, 0xfffff000, SZ_4K, 1);
+	pgt_map_ok(f, 0xfffff000, 0xfffff000, SZ_4K, 1);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0xffffffff), 0xffffffff);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x100000000ULL), 0);
 
 	struct iommu_iotlb_gather g;
 	ik_iommu_iotlb_gather_init(&g);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x10000, SZ_4K, 0, &g), -EINVAL);
-	assert_int_equal(unmap(f, 0x10800, SZ_4K, 1, &g), -EINVAL);
-	assert_int_equal(unmap(f, 0x10000, 0x2000, 1, &g), -EINVAL);
-	assert_int_equal(unmap(f, 0x10000, SZ_4K, 1, NULL), -EINVAL);
-	assert_int_equal(unmap(f, 0x100000000ULL, SZ_4K, 1, &g), -ERANGE);
+	assert_int_equal(pgt_unmap(f, 0x10000, SZ_4K, 0, &g), -EINVAL);
+	assert_int_equal(pgt_unmap(f, 0x10800, SZ_4K, 1, &g), -EINVAL);
+	assert_int_equal(pgt_unmap(f, 0x10000, 0x2000, 1, &g), -EINVAL);
+	assert_int_equal(pgt_unmap(f, 0x10000, SZ_4K, 1, NULL), -EINVAL);
+	assert_int_equal(pgt_unmap(f, 0x100000000ULL, SZ_4K, 1, &g), -ERANGE);
 	assert_int_equal(f->tlb.nadds, 0);
-	assert_int_equal(unmap_sync(f, 0x10000, SZ_4K, 4), 4 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0xfffff000, SZ_4K, 1), SZ_4K);
-	fx_free(f);
+	assert_int_equal(pgt_unmap_sync(f, 0x10000, SZ_4K, 4), 4 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0xfffff000, SZ_4K, 1), SZ_4K);
+	pgt_fx_free(f);
 }
 
 /* --- golden descriptors --- */
 
 static void test_golden_small_page(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	(void)state;
 
 	/*
@@ -392,7 +331,7 @@ static void test_golden_small_page(void **state)
 	 * = PA[31:12] | type 0b10 = 0x87654000 | 0x2 = 0x87654002, stored
 	 * little endian: 02 40 65 87.
 	 */
-	map_ok(f, 0x12345000, 0x87654000, SZ_4K, 1);
+	pgt_map_ok(f, 0x12345000, 0x87654000, SZ_4K, 1);
 	uint32_t l1 = rd32(f->mem, f->cfg.omap.ttb + 0x48c);
 	assert_int_equal(l1 & 0x3ff, 0x001);
 	phys_addr_t table = l1 & 0xfffffc00u;
@@ -407,13 +346,13 @@ static void test_golden_small_page(void **state)
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x12345abc), 0x87654abc);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x12346000), 0);
 	assert_int_equal(table_users(f, table), 1);
-	assert_int_equal(unmap_sync(f, 0x12345000, SZ_4K, 1), SZ_4K);
-	fx_free(f);
+	assert_int_equal(pgt_unmap_sync(f, 0x12345000, SZ_4K, 1), SZ_4K);
+	pgt_fx_free(f);
 }
 
 static void test_golden_large_page(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	(void)state;
 
 	/*
@@ -423,7 +362,7 @@ static void test_golden_large_page(void **state)
 	 * of 16 identical words, TRM: "must be repeated 16 times"). Large page
 	 * = PA[31:16] | 0b01 = 0x9abc0001, little endian 01 00 bc 9a.
 	 */
-	map_ok(f, 0x00230000, 0x9abc0000, SZ_64K, 1);
+	pgt_map_ok(f, 0x00230000, 0x9abc0000, SZ_64K, 1);
 	phys_addr_t table = rd32(f->mem, f->cfg.omap.ttb + 0x8) & 0xfffffc00u;
 	static const uint8_t large[4] = { 0x01, 0x00, 0xbc, 0x9a };
 	for (unsigned int i = 0x30; i <= 0x3f; i++)
@@ -433,13 +372,13 @@ static void test_golden_large_page(void **state)
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x0023fffc), 0x9abcfffc);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x00230000), 0x9abc0000);
 	assert_int_equal(table_users(f, table), 16); /* 16 words counted */
-	assert_int_equal(unmap_sync(f, 0x00230000, SZ_64K, 1), SZ_64K);
-	fx_free(f);
+	assert_int_equal(pgt_unmap_sync(f, 0x00230000, SZ_64K, 1), SZ_64K);
+	pgt_fx_free(f);
 }
 
 static void test_golden_section(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	(void)state;
 
 	/*
@@ -453,7 +392,7 @@ static void test_golden_section(void **state)
 	 */
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ENDIAN_BIG | OMAP_MMU_RAM_ELSZ_32 |
 				  OMAP_MMU_RAM_MIXED;
-	map_ok(f, 0x40100000, 0x81200000, SZ_1M, 1);
+	pgt_map_ok(f, 0x40100000, 0x81200000, SZ_1M, 1);
 	static const uint8_t section[4] = { 0x02, 0x88, 0x22, 0x81 };
 	assert_bytes(f->mem, f->cfg.omap.ttb + 0x1004, section);
 	assert_int_equal(rd32(f->mem, f->cfg.omap.ttb + 0x1000), 0);
@@ -461,13 +400,13 @@ static void test_golden_section(void **state)
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x401fffff), 0x812fffff);
 	/* No table was allocated for a section. */
 	assert_int_equal(ik_mem_free_count(f->mem), f->free0 - 4);
-	assert_int_equal(unmap_sync(f, 0x40100000, SZ_1M, 1), SZ_1M);
-	fx_free(f);
+	assert_int_equal(pgt_unmap_sync(f, 0x40100000, SZ_1M, 1), SZ_1M);
+	pgt_fx_free(f);
 }
 
 static void test_golden_supersection(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	(void)state;
 
 	/*
@@ -478,22 +417,22 @@ static void test_golden_supersection(void **state)
 	 * (0x400) | 0b10 = 0x83040402, little endian 02 04 04 83.
 	 */
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ELSZ_16;
-	map_ok(f, 0x05000000, 0x83000000, SZ_16M, 1);
+	pgt_map_ok(f, 0x05000000, 0x83000000, SZ_16M, 1);
 	static const uint8_t super[4] = { 0x02, 0x04, 0x04, 0x83 };
 	for (unsigned int i = 0x50; i <= 0x5f; i++)
 		assert_bytes(f->mem, f->cfg.omap.ttb + i * 4, super);
 	assert_int_equal(rd32(f->mem, f->cfg.omap.ttb + 0x4f * 4), 0);
 	assert_int_equal(rd32(f->mem, f->cfg.omap.ttb + 0x60 * 4), 0);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x05abcdef), 0x83abcdef);
-	assert_int_equal(unmap_sync(f, 0x05000000, SZ_16M, 1), SZ_16M);
+	assert_int_equal(pgt_unmap_sync(f, 0x05000000, SZ_16M, 1), SZ_16M);
 	for (unsigned int i = 0x50; i <= 0x5f; i++)
 		assert_int_equal(rd32(f->mem, f->cfg.omap.ttb + i * 4), 0);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_golden_attributes(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	(void)state;
 
 	/*
@@ -509,17 +448,17 @@ static void test_golden_attributes(void **state)
 	 */
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ENDIAN_BIG | OMAP_MMU_RAM_ELSZ_NONE |
 				  OMAP_MMU_RAM_MIXED;
-	map_ok(f, 0x00001000, 0x87001000, SZ_4K, 1);
+	pgt_map_ok(f, 0x00001000, 0x87001000, SZ_4K, 1);
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ELSZ_16;
-	map_ok(f, 0x00010000, 0x87010000, SZ_64K, 1);
+	pgt_map_ok(f, 0x00010000, 0x87010000, SZ_64K, 1);
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ELSZ_NONE;
-	map_ok(f, 0x00100000, 0x87100000, SZ_1M, 1);
+	pgt_map_ok(f, 0x00100000, 0x87100000, SZ_1M, 1);
 	/*
 	 * A small page into the now existing table, little endian, 32-bit
 	 * elements, mixed: 0x87002000 | 0x20 | 0x800 | 0x2 = 0x87002822.
 	 */
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ELSZ_32 | OMAP_MMU_RAM_MIXED;
-	map_ok(f, 0x00002000, 0x87002000, SZ_4K, 1);
+	pgt_map_ok(f, 0x00002000, 0x87002000, SZ_4K, 1);
 	static const uint8_t small2[4] = { 0x22, 0x28, 0x00, 0x87 };
 
 	static const uint8_t small[4] = { 0x32, 0x1a, 0x00, 0x87 };
@@ -533,22 +472,22 @@ static void test_golden_attributes(void **state)
 	assert_bytes(f->mem, f->cfg.omap.ttb + 1 * 4, section);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x00001234), 0x87001234);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x00012345), 0x87012345);
-	assert_int_equal(unmap_sync(f, 0, SZ_16M, 1), -ENOENT); /* not all mapped */
-	assert_int_equal(unmap_sync(f, 0x00001000, SZ_4K, 2), 2 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x00010000, SZ_64K, 1), SZ_64K);
-	assert_int_equal(unmap_sync(f, 0x00100000, SZ_1M, 1), SZ_1M);
-	fx_free(f);
+	assert_int_equal(pgt_unmap_sync(f, 0, SZ_16M, 1), -ENOENT); /* not all mapped */
+	assert_int_equal(pgt_unmap_sync(f, 0x00001000, SZ_4K, 2), 2 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00010000, SZ_64K, 1), SZ_64K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00100000, SZ_1M, 1), SZ_1M);
+	pgt_fx_free(f);
 }
 
 /* --- -EEXIST --- */
 
 static void test_map_overlaps(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	size_t m;
 	(void)state;
 
-	map_ok(f, 0x00402000, 0x80402000, SZ_4K, 1);
+	pgt_map_ok(f, 0x00402000, 0x80402000, SZ_4K, 1);
 	phys_addr_t table = l2_table(f, 0x00400000);
 	uint64_t h = tables_hash(f);
 
@@ -563,7 +502,7 @@ static void test_map_overlaps(void **state)
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x00402000), 0x80402000);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x00403000), 0);
 	assert_int_equal(table_users(f, table), 2); /* the unused reference was returned */
-	assert_int_equal(unmap_sync(f, 0x00401000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00401000, SZ_4K, 1), SZ_4K);
 	h = tables_hash(f);
 
 	/* 64K over a group holding one small page: nothing of it written. */
@@ -578,7 +517,7 @@ static void test_map_overlaps(void **state)
 	assert_int_equal(table_users(f, table), 1);
 
 	/* 4K and 64K inside a section; 16M over a range with one section. */
-	map_ok(f, 0x01500000, 0x81500000, SZ_1M, 1);
+	pgt_map_ok(f, 0x01500000, 0x81500000, SZ_1M, 1);
 	h = tables_hash(f);
 	assert_int_equal(map(f, 0x01534000, 0x90000000, SZ_4K, 1, &m), -EEXIST);
 	assert_int_equal(map(f, 0x01530000, 0x90000000, SZ_64K, 1, &m), -EEXIST);
@@ -591,26 +530,26 @@ static void test_map_overlaps(void **state)
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x01400010), 0x91400010);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x01500010), 0x81500010);
 	/* A supersection blocks everything inside it. */
-	map_ok(f, 0x02000000, 0x82000000, SZ_16M, 1);
+	pgt_map_ok(f, 0x02000000, 0x82000000, SZ_16M, 1);
 	h = tables_hash(f);
 	assert_int_equal(map(f, 0x02f00000, 0x90000000, SZ_1M, 1, &m), -EEXIST);
 	assert_int_equal(map(f, 0x02f0f000, 0x90000000, SZ_4K, 1, &m), -EEXIST);
 	assert_true(tables_hash(f) == h);
 	/* 64K run over the end of a table into the next (crossing L1 words). */
-	map_ok(f, 0x030f0000, 0x830f0000, SZ_64K, 2);
+	pgt_map_ok(f, 0x030f0000, 0x830f0000, SZ_64K, 2);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x03100008), 0x83100008);
 
-	assert_int_equal(unmap_sync(f, 0x00402000, SZ_4K, 1), SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x01400000, SZ_1M, 2), 2 * SZ_1M);
-	assert_int_equal(unmap_sync(f, 0x02000000, SZ_16M, 1), SZ_16M);
-	assert_int_equal(unmap_sync(f, 0x030f0000, SZ_64K, 2), 2 * SZ_64K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00402000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x01400000, SZ_1M, 2), 2 * SZ_1M);
+	assert_int_equal(pgt_unmap_sync(f, 0x02000000, SZ_16M, 1), SZ_16M);
+	assert_int_equal(pgt_unmap_sync(f, 0x030f0000, SZ_64K, 2), 2 * SZ_64K);
 	assert_int_equal(ik_mem_free_count(f->mem), f->free0 - 4);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 /* --- partial unmaps (splits) --- */
 
-static void assert_one_add(struct fx *f, uint64_t iova, size_t size)
+static void assert_one_add(struct pgt_fx *f, uint64_t iova, size_t size)
 {
 	assert_int_equal(f->tlb.nadds, 1);
 	assert_int_equal(f->tlb.adds[0].iova, iova);
@@ -619,15 +558,15 @@ static void assert_one_add(struct fx *f, uint64_t iova, size_t size)
 
 static void test_split_large_page(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct iommu_iotlb_gather g;
 	(void)state;
 
-	map_ok(f, 0x00410000, 0x88870000, SZ_64K, 1);
+	pgt_map_ok(f, 0x00410000, 0x88870000, SZ_64K, 1);
 	phys_addr_t table = l2_table(f, 0x00410000);
 	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x00415000, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x00415000, SZ_4K, 1, &g), SZ_4K);
 	/* The whole old 64K leaf is reported: the TLB may hold all of it. */
 	assert_one_add(f, 0x00410000, SZ_64K);
 	assert_int_equal(g.start, 0x00410000);
@@ -647,9 +586,9 @@ static void test_split_large_page(void **state)
 
 	/* 8K at the end of another large page, with attributes kept (be, elsz32). */
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ENDIAN_BIG | OMAP_MMU_RAM_ELSZ_32;
-	map_ok(f, 0x00420000, 0x88880000, SZ_64K, 1);
+	pgt_map_ok(f, 0x00420000, 0x88880000, SZ_64K, 1);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x0042e000, SZ_4K, 2, &g), 2 * SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x0042e000, SZ_4K, 2, &g), 2 * SZ_4K);
 	assert_one_add(f, 0x00420000, SZ_64K);
 	for (unsigned int k = 0; k < 16; k++) {
 		uint32_t want = k >= 14 ? 0 : (0x88880000 + k * 0x1000) | 0x200 | 0x20 | 0x2;
@@ -659,26 +598,26 @@ static void test_split_large_page(void **state)
 	iommu_put_pages_list(f->mem, &g);
 
 	/* Unmapping the rest as 4K pages, then as 64K over small pages. */
-	assert_int_equal(unmap_sync(f, 0x00420000, SZ_4K, 14), 14 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x00410000, SZ_64K, 1), -ENOENT); /* hole at 0x15 */
-	assert_int_equal(unmap_sync(f, 0x00410000, SZ_4K, 5), 5 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x00416000, SZ_4K, 10), 10 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00420000, SZ_4K, 14), 14 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00410000, SZ_64K, 1), -ENOENT); /* hole at 0x15 */
+	assert_int_equal(pgt_unmap_sync(f, 0x00410000, SZ_4K, 5), 5 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00416000, SZ_4K, 10), 10 * SZ_4K);
 	assert_int_equal(l1_word(f, 0x00400000), 0);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_split_section(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct iommu_iotlb_gather g;
 	(void)state;
 
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ENDIAN_BIG | OMAP_MMU_RAM_ELSZ_32;
-	map_ok(f, 0x00800000, 0x8a500000, SZ_1M, 1);
+	pgt_map_ok(f, 0x00800000, 0x8a500000, SZ_1M, 1);
 	size_t free_before = ik_mem_free_count(f->mem);
 	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x00837000, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x00837000, SZ_4K, 1, &g), SZ_4K);
 	assert_one_add(f, 0x00800000, SZ_1M);
 	assert_int_equal(f->tlb.nwalks, 0);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 1); /* one new table */
@@ -705,9 +644,9 @@ static void test_split_section(void **state)
 	assert_int_equal(table_users(f, table), 255);
 
 	/* 64K out of another section: one group missing, no small pages. */
-	map_ok(f, 0x00900000, 0x8a600000, SZ_1M, 1);
+	pgt_map_ok(f, 0x00900000, 0x8a600000, SZ_1M, 1);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x00910000, SZ_64K, 1, &g), SZ_64K);
+	assert_int_equal(pgt_unmap(f, 0x00910000, SZ_64K, 1, &g), SZ_64K);
 	assert_one_add(f, 0x00900000, SZ_1M);
 	table = l2_table(f, 0x00900000);
 	for (unsigned int i = 0; i < 256; i++) {
@@ -718,36 +657,36 @@ static void test_split_section(void **state)
 	iommu_put_pages_list(f->mem, &g);
 
 	/* 64K pages of a whole section, 16 at once: no split, no table. */
-	map_ok(f, 0x00a00000, 0x8a700000, SZ_1M, 1);
+	pgt_map_ok(f, 0x00a00000, 0x8a700000, SZ_1M, 1);
 	free_before = ik_mem_free_count(f->mem);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap_sync(f, 0x00a00000, SZ_64K, 16), SZ_1M);
+	assert_int_equal(pgt_unmap_sync(f, 0x00a00000, SZ_64K, 16), SZ_1M);
 	assert_one_add(f, 0x00a00000, SZ_1M);
 	assert_int_equal(l1_word(f, 0x00a00000), 0);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
 
-	assert_int_equal(unmap_sync(f, 0x00800000, SZ_1M, 1), -ENOENT); /* the hole */
-	assert_int_equal(unmap_sync(f, 0x00800000, SZ_4K, 0x37), 0x37 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x00838000, SZ_4K, 0xc8), 0xc8 * SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x00900000, SZ_64K, 1), SZ_64K);
-	assert_int_equal(unmap_sync(f, 0x00920000, SZ_64K, 14), 14 * SZ_64K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00800000, SZ_1M, 1), -ENOENT); /* the hole */
+	assert_int_equal(pgt_unmap_sync(f, 0x00800000, SZ_4K, 0x37), 0x37 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00838000, SZ_4K, 0xc8), 0xc8 * SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00900000, SZ_64K, 1), SZ_64K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00920000, SZ_64K, 14), 14 * SZ_64K);
 	assert_int_equal(l1_word(f, 0x00800000), 0);
 	assert_int_equal(l1_word(f, 0x00900000), 0);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_split_supersection(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct iommu_iotlb_gather g;
 	(void)state;
 
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_MIXED;
-	map_ok(f, 0x10000000, 0x84000000, SZ_16M, 1);
+	pgt_map_ok(f, 0x10000000, 0x84000000, SZ_16M, 1);
 	size_t free_before = ik_mem_free_count(f->mem);
 	ik_flush_stub_reset(&f->tlb);
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x10523000, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x10523000, SZ_4K, 1, &g), SZ_4K);
 	assert_one_add(f, 0x10000000, SZ_16M);
 	assert_int_equal(g.start, 0x10000000);
 	assert_int_equal(g.end, 0x10ffffff);
@@ -781,10 +720,10 @@ static void test_split_supersection(void **state)
 				 (va & ~0xfffULL) == 0x10523000 ? 0 : va - 0x10000000 + 0x84000010);
 
 	/* 2 MiB out of another supersection: sections only, nothing allocated. */
-	map_ok(f, 0x12000000, 0x86000000, SZ_16M, 1);
+	pgt_map_ok(f, 0x12000000, 0x86000000, SZ_16M, 1);
 	free_before = ik_mem_free_count(f->mem);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x12200000, SZ_1M, 2, &g), 2 * SZ_1M);
+	assert_int_equal(pgt_unmap(f, 0x12200000, SZ_1M, 2, &g), 2 * SZ_1M);
 	assert_one_add(f, 0x12000000, SZ_16M);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
 	for (unsigned int i = 0; i < 16; i++) {
@@ -792,9 +731,9 @@ static void test_split_supersection(void **state)
 		assert_int_equal(l1_word(f, 0x12000000 + i * SZ_1M), want);
 	}
 	/* A hole across a MiB boundary: two tables, both pieces cut. */
-	map_ok(f, 0x13000000, 0x87000000, SZ_16M, 1);
+	pgt_map_ok(f, 0x13000000, 0x87000000, SZ_16M, 1);
 	free_before = ik_mem_free_count(f->mem);
-	assert_int_equal(unmap(f, 0x131f0000, SZ_64K, 2, &g), 2 * SZ_64K);
+	assert_int_equal(pgt_unmap(f, 0x131f0000, SZ_64K, 2, &g), 2 * SZ_64K);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 2);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x131ef000), 0x871ef000);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x131f0000), 0);
@@ -805,27 +744,27 @@ static void test_split_supersection(void **state)
 	iommu_put_pages_list(f->mem, &g);
 
 	/* 16M unmap over sections and full tables works only when all mapped. */
-	assert_int_equal(unmap_sync(f, 0x10000000, SZ_16M, 1), -ENOENT);
-	map_ok(f, 0x10523000, 0x84523000, SZ_4K, 1);
+	assert_int_equal(pgt_unmap_sync(f, 0x10000000, SZ_16M, 1), -ENOENT);
+	pgt_map_ok(f, 0x10523000, 0x84523000, SZ_4K, 1);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap_sync(f, 0x10000000, SZ_16M, 1), SZ_16M);
+	assert_int_equal(pgt_unmap_sync(f, 0x10000000, SZ_16M, 1), SZ_16M);
 	/* 15 sections + the table's 15 large pages and 16 small pages */
 	assert_int_equal(f->tlb.nadds, 15 + 15 + 16);
-	assert_int_equal(unmap_sync(f, 0x12000000, SZ_1M, 2), 2 * SZ_1M);
-	assert_int_equal(unmap_sync(f, 0x12400000, SZ_1M, 12), 12 * SZ_1M);
-	assert_int_equal(unmap_sync(f, 0x13000000, SZ_1M, 1), SZ_1M);
-	assert_int_equal(unmap_sync(f, 0x13100000, SZ_64K, 15), 15 * SZ_64K);
-	assert_int_equal(unmap_sync(f, 0x13210000, SZ_64K, 15), 15 * SZ_64K);
-	assert_int_equal(unmap_sync(f, 0x13300000, SZ_1M, 13), 13 * SZ_1M);
+	assert_int_equal(pgt_unmap_sync(f, 0x12000000, SZ_1M, 2), 2 * SZ_1M);
+	assert_int_equal(pgt_unmap_sync(f, 0x12400000, SZ_1M, 12), 12 * SZ_1M);
+	assert_int_equal(pgt_unmap_sync(f, 0x13000000, SZ_1M, 1), SZ_1M);
+	assert_int_equal(pgt_unmap_sync(f, 0x13100000, SZ_64K, 15), 15 * SZ_64K);
+	assert_int_equal(pgt_unmap_sync(f, 0x13210000, SZ_64K, 15), 15 * SZ_64K);
+	assert_int_equal(pgt_unmap_sync(f, 0x13300000, SZ_1M, 13), 13 * SZ_1M);
 	for (unsigned int i = 0x100; i < 0x140; i++)
 		assert_int_equal(rd32(f->mem, f->cfg.omap.ttb + i * 4), 0);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_split_without_memory(void **state)
 {
 	/* 5 pages: 4 for the L1 table, the fifth taken so the allocator is empty. */
-	struct fx *f = fx_new_mem(0, 5 * SZ_4K);
+	struct pgt_fx *f = fx_new_mem(0, 5 * SZ_4K);
 	struct iommu_iotlb_gather g;
 	phys_addr_t last;
 	size_t m;
@@ -834,14 +773,14 @@ static void test_split_without_memory(void **state)
 	assert_int_equal(ik_mem_alloc_pages(f->mem, 1, SZ_4K, &last), 0);
 	assert_int_equal(ik_mem_free_count(f->mem), 0);
 
-	map_ok(f, 0x00300000, 0x81300000, SZ_1M, 1);
-	map_ok(f, 0x01000000, 0x82000000, SZ_16M, 1);
+	pgt_map_ok(f, 0x00300000, 0x81300000, SZ_1M, 1);
+	pgt_map_ok(f, 0x01000000, 0x82000000, SZ_16M, 1);
 	uint64_t h = tables_hash(f);
 	ik_iommu_iotlb_gather_init(&g);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x00345000, SZ_4K, 1, &g), -ENOMEM);
-	assert_int_equal(unmap(f, 0x01345000, SZ_4K, 1, &g), -ENOMEM);
-	assert_int_equal(unmap(f, 0x01340000, SZ_64K, 1, &g), -ENOMEM);
+	assert_int_equal(pgt_unmap(f, 0x00345000, SZ_4K, 1, &g), -ENOMEM);
+	assert_int_equal(pgt_unmap(f, 0x01345000, SZ_4K, 1, &g), -ENOMEM);
+	assert_int_equal(pgt_unmap(f, 0x01340000, SZ_64K, 1, &g), -ENOMEM);
 	/* Blocks intact, nothing reported. */
 	assert_true(tables_hash(f) == h);
 	assert_int_equal(f->tlb.nadds, 0);
@@ -853,84 +792,84 @@ static void test_split_without_memory(void **state)
 	assert_int_equal(m, 0);
 	assert_true(tables_hash(f) == h);
 	/* Whole MiBs of the supersection need no table. */
-	assert_int_equal(unmap(f, 0x01f00000, SZ_1M, 1, &g), SZ_1M);
+	assert_int_equal(pgt_unmap(f, 0x01f00000, SZ_1M, 1, &g), SZ_1M);
 	assert_int_equal(l1_word(f, 0x01e00000), 0x82e00002);
 	assert_int_equal(l1_word(f, 0x01f00000), 0);
 
 	/* With a page back, the split goes through. */
 	ik_mem_free_pages(f->mem, last, 1);
-	assert_int_equal(unmap(f, 0x00345000, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x00345000, SZ_4K, 1, &g), SZ_4K);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x00345678), 0);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x00346678), 0x81346678);
 	iommu_put_pages_list(f->mem, &g);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 /* --- -ENOENT --- */
 
 static void test_unmap_unmapped(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct iommu_iotlb_gather g;
 	(void)state;
 
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x00700000, SZ_4K, 1, &g), -ENOENT);
-	assert_int_equal(unmap(f, 0x01000000, SZ_16M, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0x00700000, SZ_4K, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0x01000000, SZ_16M, 1, &g), -ENOENT);
 
 	/* 255 of 256 pages: a 1M unmap must change nothing. */
-	map_ok(f, 0x00700000, 0x80700000, SZ_4K, 200);
-	map_ok(f, 0x007c9000, 0x807c9000, SZ_4K, 55);
+	pgt_map_ok(f, 0x00700000, 0x80700000, SZ_4K, 200);
+	pgt_map_ok(f, 0x007c9000, 0x807c9000, SZ_4K, 55);
 	/* 15 of 16 small pages of a 64K piece, 15 sections of 16. */
-	map_ok(f, 0x03000000, 0x83000000, SZ_1M, 15);
+	pgt_map_ok(f, 0x03000000, 0x83000000, SZ_1M, 15);
 	uint64_t h = tables_hash(f);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x00700000, SZ_1M, 1, &g), -ENOENT);
-	assert_int_equal(unmap(f, 0x007c0000, SZ_64K, 1, &g), -ENOENT);
-	assert_int_equal(unmap(f, 0x00000000, SZ_16M, 1, &g), -ENOENT);
-	assert_int_equal(unmap(f, 0x03000000, SZ_16M, 1, &g), -ENOENT);
-	assert_int_equal(unmap(f, 0x007c8000, SZ_4K, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0x00700000, SZ_1M, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0x007c0000, SZ_64K, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0x00000000, SZ_16M, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0x03000000, SZ_16M, 1, &g), -ENOENT);
+	assert_int_equal(pgt_unmap(f, 0x007c8000, SZ_4K, 1, &g), -ENOENT);
 	assert_true(tables_hash(f) == h);
 	assert_int_equal(f->tlb.nadds, 0);
 	assert_true(g.start > g.end);
 	assert_int_equal(g.freelist.count, 0);
 
 	/* A run that meets a hole stops there and says how far it got. */
-	assert_int_equal(unmap(f, 0x007c6000, SZ_4K, 4, &g), 2 * SZ_4K);
-	assert_int_equal(unmap(f, 0x03e00000, SZ_1M, 3, &g), SZ_1M);
-	map_ok(f, 0x007c6000, 0x807c6000, SZ_4K, 3);
+	assert_int_equal(pgt_unmap(f, 0x007c6000, SZ_4K, 4, &g), 2 * SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x03e00000, SZ_1M, 3, &g), SZ_1M);
+	pgt_map_ok(f, 0x007c6000, 0x807c6000, SZ_4K, 3);
 	/* Now all 256 small pages are there: 1M goes, each leaf reported. */
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x00700000, SZ_1M, 1, &g), SZ_1M);
+	assert_int_equal(pgt_unmap(f, 0x00700000, SZ_1M, 1, &g), SZ_1M);
 	assert_int_equal(f->tlb.nadds, 256);
 	assert_int_equal(g.freelist.count, 1);
 	assert_int_equal(l1_word(f, 0x00700000), 0);
 	iommu_put_pages_list(f->mem, &g);
-	assert_int_equal(unmap_sync(f, 0x03000000, SZ_1M, 14), 14 * SZ_1M);
-	fx_free(f);
+	assert_int_equal(pgt_unmap_sync(f, 0x03000000, SZ_1M, 14), 14 * SZ_1M);
+	pgt_fx_free(f);
 }
 
 /* --- table freeing --- */
 
 static void test_tables_freed_through_gather(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct iommu_iotlb_gather g;
 	(void)state;
 
 	size_t free_before = ik_mem_free_count(f->mem);
-	map_ok(f, 0x00605000, 0x80605000, SZ_4K, 1);
-	map_ok(f, 0x00606000, 0x80606000, SZ_4K, 1);
+	pgt_map_ok(f, 0x00605000, 0x80605000, SZ_4K, 1);
+	pgt_map_ok(f, 0x00606000, 0x80606000, SZ_4K, 1);
 	phys_addr_t table = l2_table(f, 0x00600000);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 1);
 	assert_int_equal(table_users(f, table), 2);
 
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x00605000, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x00605000, SZ_4K, 1, &g), SZ_4K);
 	assert_int_equal(g.freelist.count, 0); /* one entry left */
 	assert_int_equal(table_users(f, table), 1);
 	ik_flush_stub_reset(&f->tlb);
-	assert_int_equal(unmap(f, 0x00606000, SZ_4K, 1, &g), SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x00606000, SZ_4K, 1, &g), SZ_4K);
 	/* Emptied: detached, queued on the gather, not yet freed. */
 	assert_int_equal(g.freelist.count, 1);
 	assert_int_equal(g.freelist.head, table);
@@ -944,9 +883,9 @@ static void test_tables_freed_through_gather(void **state)
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
 
 	/* One call emptying two tables queues both. */
-	map_ok(f, 0x006ff000, 0x806ff000, SZ_4K, 2);
+	pgt_map_ok(f, 0x006ff000, 0x806ff000, SZ_4K, 2);
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x006ff000, SZ_4K, 2, &g), 2 * SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x006ff000, SZ_4K, 2, &g), 2 * SZ_4K);
 	assert_int_equal(g.freelist.count, 2);
 	assert_int_equal(l1_word(f, 0x00600000), 0);
 	assert_int_equal(l1_word(f, 0x00700000), 0);
@@ -954,39 +893,39 @@ static void test_tables_freed_through_gather(void **state)
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
 
 	/* A table that becomes empty is replaced by a fresh one on the next map. */
-	map_ok(f, 0x00600000, 0x80600000, SZ_64K, 1);
+	pgt_map_ok(f, 0x00600000, 0x80600000, SZ_64K, 1);
 	assert_int_equal(table_users(f, l2_table(f, 0x00600000)), 16);
-	assert_int_equal(unmap_sync(f, 0x00600000, SZ_64K, 1), SZ_64K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00600000, SZ_64K, 1), SZ_64K);
 	assert_int_equal(l1_word(f, 0x00600000), 0);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 static void test_keep_tables_quirk(void **state)
 {
-	struct fx *f = fx_new(IO_PGTABLE_QUIRK_KEEP_TABLES);
+	struct pgt_fx *f = fx_new(IO_PGTABLE_QUIRK_KEEP_TABLES);
 	struct iommu_iotlb_gather g;
 	size_t m;
 	(void)state;
 
 	size_t free_before = ik_mem_free_count(f->mem);
-	map_ok(f, 0x00605000, 0x80605000, SZ_4K, 3);
+	pgt_map_ok(f, 0x00605000, 0x80605000, SZ_4K, 3);
 	phys_addr_t table = l2_table(f, 0x00600000);
 	assert_int_equal(table_users(f, table), 0); /* no counting at all */
 	ik_iommu_iotlb_gather_init(&g);
-	assert_int_equal(unmap(f, 0x00605000, SZ_4K, 3, &g), 3 * SZ_4K);
+	assert_int_equal(pgt_unmap(f, 0x00605000, SZ_4K, 3, &g), 3 * SZ_4K);
 	assert_int_equal(g.freelist.count, 0);
 	assert_int_equal(l2_table(f, 0x00600000), table); /* still attached */
 	assert_int_equal(ik_mem_free_count(f->mem), free_before - 1);
 	/* The next map reuses it. */
-	map_ok(f, 0x00610000, 0x80610000, SZ_64K, 1);
+	pgt_map_ok(f, 0x00610000, 0x80610000, SZ_64K, 1);
 	assert_int_equal(l2_table(f, 0x00600000), table);
 	assert_int_equal(table_users(f, table), 0);
 	/* A section over a table with an entry is refused... */
 	assert_int_equal(map(f, 0x00600000, 0x90600000, SZ_1M, 1, &m), -EEXIST);
-	assert_int_equal(unmap_sync(f, 0x00610000, SZ_4K, 16), SZ_64K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00610000, SZ_4K, 16), SZ_64K);
 	/* ...over an empty one it replaces the table after a walk flush. */
 	ik_flush_stub_reset(&f->tlb);
-	map_ok(f, 0x00600000, 0x90600000, SZ_1M, 1);
+	pgt_map_ok(f, 0x00600000, 0x90600000, SZ_1M, 1);
 	assert_int_equal(f->tlb.nwalks, 1);
 	assert_int_equal(f->tlb.walks[0].iova, 0x00600000);
 	assert_int_equal(f->tlb.walks[0].size, SZ_1M);
@@ -994,21 +933,21 @@ static void test_keep_tables_quirk(void **state)
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
 
 	/* Same for a supersection over empty tables and empty entries. */
-	map_ok(f, 0x01000000, 0x81000000, SZ_4K, 1);
-	map_ok(f, 0x01f00000, 0x81f00000, SZ_64K, 1);
-	assert_int_equal(unmap_sync(f, 0x01000000, SZ_4K, 1), SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x01f00000, SZ_64K, 1), SZ_64K);
+	pgt_map_ok(f, 0x01000000, 0x81000000, SZ_4K, 1);
+	pgt_map_ok(f, 0x01f00000, 0x81f00000, SZ_64K, 1);
+	assert_int_equal(pgt_unmap_sync(f, 0x01000000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x01f00000, SZ_64K, 1), SZ_64K);
 	ik_flush_stub_reset(&f->tlb);
-	map_ok(f, 0x01000000, 0x91000000, SZ_16M, 1);
+	pgt_map_ok(f, 0x01000000, 0x91000000, SZ_16M, 1);
 	assert_int_equal(f->tlb.nwalks, 2);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x01f00004), 0x91f00004);
 	assert_int_equal(ik_mem_free_count(f->mem), free_before);
 	/* Splits work without counting too. */
-	assert_int_equal(unmap_sync(f, 0x01234000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x01234000, SZ_4K, 1), SZ_4K);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x01234000), 0);
 	assert_int_equal(f->ops->iova_to_phys(f->ops, 0x01235000), 0x91235000);
 	assert_int_equal(table_users(f, l2_table(f, 0x01200000)), 0);
-	fx_free(f); /* frees the kept tables */
+	pgt_fx_free(f); /* frees the kept tables */
 }
 
 /* --- dump --- */
@@ -1039,18 +978,18 @@ static int dump_fn(void *arg, dma_addr_t iova, phys_addr_t pa, size_t size, int 
 
 static void test_dump(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct dump_log log = { .n = 0 };
 	(void)state;
 
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ELSZ_NONE;
-	map_ok(f, 0x05000000, 0x85000000, SZ_16M, 1);
+	pgt_map_ok(f, 0x05000000, 0x85000000, SZ_16M, 1);
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ELSZ_32 | OMAP_MMU_RAM_MIXED;
-	map_ok(f, 0x00300000, 0x81300000, SZ_1M, 1);
+	pgt_map_ok(f, 0x00300000, 0x81300000, SZ_1M, 1);
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ENDIAN_BIG | OMAP_MMU_RAM_ELSZ_16;
-	map_ok(f, 0x00020000, 0x80020000, SZ_64K, 1);
+	pgt_map_ok(f, 0x00020000, 0x80020000, SZ_64K, 1);
 	live_cfg(f)->omap.attrs = 0;
-	map_ok(f, 0x00001000, 0x80001000, SZ_4K, 1);
+	pgt_map_ok(f, 0x00001000, 0x80001000, SZ_4K, 1);
 
 	assert_int_equal(f->ops->dump(f->ops, dump_fn, &log), 0);
 	assert_int_equal(log.n, 4);
@@ -1072,12 +1011,12 @@ static void test_dump(void **state)
 	assert_int_equal(log.n, 2);
 	assert_int_equal(f->ops->dump(f->ops, NULL, &log), -EINVAL);
 
-	assert_int_equal(unmap_sync(f, 0x00000000, SZ_16M, 1), -ENOENT);
-	assert_int_equal(unmap_sync(f, 0x00001000, SZ_4K, 1), SZ_4K);
-	assert_int_equal(unmap_sync(f, 0x00020000, SZ_64K, 1), SZ_64K);
-	assert_int_equal(unmap_sync(f, 0x00300000, SZ_1M, 1), SZ_1M);
-	assert_int_equal(unmap_sync(f, 0x05000000, SZ_16M, 1), SZ_16M);
-	fx_free(f);
+	assert_int_equal(pgt_unmap_sync(f, 0x00000000, SZ_16M, 1), -ENOENT);
+	assert_int_equal(pgt_unmap_sync(f, 0x00001000, SZ_4K, 1), SZ_4K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00020000, SZ_64K, 1), SZ_64K);
+	assert_int_equal(pgt_unmap_sync(f, 0x00300000, SZ_1M, 1), SZ_1M);
+	assert_int_equal(pgt_unmap_sync(f, 0x05000000, SZ_16M, 1), SZ_16M);
+	pgt_fx_free(f);
 }
 
 /* --- randomized against a reference --- */
@@ -1109,7 +1048,7 @@ static int ref_dump_fn(void *arg, dma_addr_t iova, phys_addr_t pa, size_t size, 
 }
 
 /* Walk every table: translations, counts, dump all agree with @ref. */
-static void check_against_ref(struct fx *f, const uint32_t *ref, uint64_t *rng)
+static void check_against_ref(struct pgt_fx *f, const uint32_t *ref, uint64_t *rng)
 {
 	uint64_t mapped = 0;
 
@@ -1140,7 +1079,7 @@ static void check_against_ref(struct fx *f, const uint32_t *ref, uint64_t *rng)
 static void test_random_against_reference(void **state)
 {
 	static const size_t sizes[] = { SZ_4K, SZ_64K, SZ_1M, SZ_16M };
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	uint32_t *ref = calloc(WIN_PAGES, sizeof(*ref));
 	uint8_t *covered = malloc(WIN_PAGES);
 	uint64_t rng = ik_test_seed(0x0a11ce5eedULL);
@@ -1207,7 +1146,7 @@ static void test_random_against_reference(void **state)
 			struct iommu_iotlb_gather g;
 			ik_iommu_iotlb_gather_init(&g);
 			ik_flush_stub_reset(&f->tlb);
-			long ret = unmap(f, iova, pgsize, count, &g);
+			long ret = pgt_unmap(f, iova, pgsize, count, &g);
 			if (ret != want)
 				fail_msg("op %u: unmap %#llx +%zu x %zu: %ld, want %ld", op,
 					 (unsigned long long)iova, pgsize, count, ret, want);
@@ -1250,13 +1189,13 @@ static void test_random_against_reference(void **state)
 	/* Tear down page by page: every table comes back through the gather. */
 	for (unsigned int p = 0; p < WIN_PAGES; p++)
 		if (ref[p])
-			assert_int_equal(unmap_sync(f, WIN_BASE + (uint64_t)p * SZ_4K, SZ_4K, 1), SZ_4K);
+			assert_int_equal(pgt_unmap_sync(f, WIN_BASE + (uint64_t)p * SZ_4K, SZ_4K, 1), SZ_4K);
 	for (unsigned int i = 0; i < 4096; i++)
 		assert_int_equal(l1_word(f, (uint64_t)i << 20), 0);
 	assert_int_equal(ik_mem_free_count(f->mem), f->free0 - 4);
 	free(ref);
 	free(covered);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 /* --- concurrency --- */
@@ -1268,7 +1207,7 @@ static void test_random_against_reference(void **state)
 #define TH_ROUNDS  4000
 
 struct th_arg {
-	struct fx *f;
+	struct pgt_fx *f;
 	unsigned int id;
 	uint64_t seed;
 	uint32_t ref[TH_TABLES * TH_SLOTS]; /* pa of the slot's first page, 0: unmapped */
@@ -1347,7 +1286,7 @@ static void *th_main(void *p)
 
 static void test_threads_share_tables(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	struct th_arg args[NTHREADS];
 	pthread_t th[NTHREADS];
 	uint64_t seed = ik_test_seed(0x7ead5ULL);
@@ -1386,8 +1325,8 @@ static void test_threads_share_tables(void **state)
 	for (unsigned int i = 0; i < NTHREADS; i++)
 		for (unsigned int s = 0; s < TH_TABLES * TH_SLOTS; s++)
 			if (args[i].ref[s])
-				assert_int_equal(unmap_sync(f, th_iova(i, s), SZ_4K, 2), 2 * SZ_4K);
-	fx_free(f); /* every table page is back: nothing leaked or freed twice */
+				assert_int_equal(pgt_unmap_sync(f, th_iova(i, s), SZ_4K, 2), 2 * SZ_4K);
+	pgt_fx_free(f); /* every table page is back: nothing leaked or freed twice */
 }
 
 /*
@@ -1402,7 +1341,7 @@ static void test_threads_share_tables(void **state)
 #define SB_PER     4 /* pages per thread in the supersection */
 
 struct sb_arg {
-	struct fx *f;
+	struct pgt_fx *f;
 	pthread_barrier_t *start, *done;
 	unsigned int *ready; /* start line: threads leave it together */
 	unsigned int id;
@@ -1447,17 +1386,17 @@ static void *sb_main(void *p)
 }
 
 /* Unmap whatever is left in [va, end), runs between holes at a time. */
-static void sb_teardown(struct fx *f, uint64_t va, uint64_t end)
+static void sb_teardown(struct pgt_fx *f, uint64_t va, uint64_t end)
 {
 	while (va < end) {
-		long r = unmap_sync(f, va, SZ_4K, (end - va) / SZ_4K);
+		long r = pgt_unmap_sync(f, va, SZ_4K, (end - va) / SZ_4K);
 		va += r > 0 ? (uint64_t)r : SZ_4K;
 	}
 }
 
 static void test_threads_split_shared_blocks(void **state)
 {
-	struct fx *f = fx_new(0);
+	struct pgt_fx *f = fx_new(0);
 	pthread_barrier_t start, done;
 	struct sb_arg args[NTHREADS];
 	pthread_t th[NTHREADS];
@@ -1480,9 +1419,9 @@ static void test_threads_split_shared_blocks(void **state)
 		assert_int_equal(pthread_create(&th[i], NULL, sb_main, &args[i]), 0);
 	}
 	for (unsigned int round = 0; round < SB_ROUNDS; round++) {
-		map_ok(f, SB_SUPER, 0x90000000, SZ_16M, 1);
-		map_ok(f, SB_SECTION, 0x91000000, SZ_1M, 1);
-		map_ok(f, SB_LARGE, 0x91100000, SZ_64K, 2);
+		pgt_map_ok(f, SB_SUPER, 0x90000000, SZ_16M, 1);
+		pgt_map_ok(f, SB_SECTION, 0x91000000, SZ_1M, 1);
+		pgt_map_ok(f, SB_LARGE, 0x91100000, SZ_64K, 2);
 		pthread_barrier_wait(&start);
 		pthread_barrier_wait(&done);
 
@@ -1513,7 +1452,7 @@ static void test_threads_split_shared_blocks(void **state)
 	}
 	pthread_barrier_destroy(&start);
 	pthread_barrier_destroy(&done);
-	fx_free(f);
+	pgt_fx_free(f);
 }
 
 int main(void)
