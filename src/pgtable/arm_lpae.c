@@ -496,7 +496,8 @@ static void lpae_free_tree(struct lpae_pgtable *lp, const struct lpae_table *t, 
 /**
  * lpae_retire() - detach an emptied table and those it empties above it
  * @lp: the tables
- * @pg: the emptied table's page metadata
+ * @pg: the emptied table's page metadata, killed by the caller's
+ *      pt_table_put_kill() (so in the life the caller emptied)
  * @pa: its address
  * @lvl: the level of its entries
  * @va: an address it covers (the caller knows it is attached there)
@@ -531,8 +532,6 @@ LPAE_COLD static void lpae_retire(struct lpae_pgtable *lp, struct ik_page *pg, p
 		const uint64_t span = 1ULL << lvl_shift(lvl - 1);
 		struct lpae_table parent;
 
-		if (!pt_table_kill(pg))
-			return; /* a mapper took a reference: it lives on */
 		if (unlikely(!lpae_table_at(lp, pg->next, &parent)))
 			return;
 		ik_write_le64(&parent.pte[lvl_idx(va, lvl - 1)], lpae_mark(lp));
@@ -544,7 +543,8 @@ LPAE_COLD static void lpae_retire(struct lpae_pgtable *lp, struct ik_page *pg, p
 			lp->tlb->tlb_flush_walk(va & ~(span - 1), span, LPAE_SZ_4K, lp->cookie);
 			pt_table_free(lp->mem, pa, LPAE_TABLE_BYTES);
 		}
-		if (lvl - 1 == lp->start_level || !pt_table_put(parent.pg, 1))
+		/* A mapper holding a reference keeps the parent alive. */
+		if (lvl - 1 == lp->start_level || !pt_table_put_kill(parent.pg, 1))
 			return;
 		pg = parent.pg;
 		pa = parent.pa;
@@ -555,7 +555,7 @@ LPAE_COLD static void lpae_retire(struct lpae_pgtable *lp, struct ik_page *pg, p
 static inline void lpae_release(struct lpae_pgtable *lp, const struct lpae_table *t,
 				unsigned int lvl, uint64_t va)
 {
-	if (t->pg && unlikely(pt_table_put(t->pg, 1)))
+	if (t->pg && unlikely(pt_table_put_kill(t->pg, 1)))
 		lpae_retire(lp, t->pg, t->pa, lvl, va, NULL);
 }
 
@@ -1080,7 +1080,7 @@ static bool lpae_clear_tree(struct lpae_pgtable *lp, uint64_t *p, const struct l
 		}
 	}
 	lpae_sync(lp, t->pte, LPAE_ENTRIES);
-	if (!lp->counted || !pt_table_put(t->pg, removed) || !pt_table_kill(t->pg))
+	if (!lp->counted || !pt_table_put_kill(t->pg, removed))
 		return false;
 	ik_write_le64(p, lpae_mark(lp));
 	lpae_sync(lp, p, 1);
@@ -1200,7 +1200,7 @@ LPAE_COLD static long lpae_unmap_block(struct lpae_pgtable *lp, struct lpae_tabl
 			return -EAGAIN;
 		lpae_sync(lp, p, 1);
 		lpae_gather(lp, gather, bstart, size);
-		if (lp->counted && path[lvl].pg && pt_table_put(path[lvl].pg, 1))
+		if (lp->counted && path[lvl].pg && pt_table_put_kill(path[lvl].pg, 1))
 			lpae_retire(lp, path[lvl].pg, path[lvl].pa, lvl, va, gather);
 		return (long)size;
 	}
@@ -1273,7 +1273,7 @@ static long lpae_unmap_run(struct lpae_pgtable *lp, struct lpae_table *path, uns
 		i++;
 	}
 	lpae_sync(lp, p, i);
-	if (removed && lp->counted && t->pg && pt_table_put(t->pg, removed))
+	if (removed && lp->counted && t->pg && pt_table_put_kill(t->pg, removed))
 		lpae_retire(lp, t->pg, t->pa, lvl, va, gather);
 	return (long)(i * size);
 }
@@ -1374,7 +1374,7 @@ static long lpae_unmap_pages(struct io_pgtable_ops *ops, dma_addr_t iova, size_t
 			ik_write_le64(p, 0);
 			lpae_sync(lp, p, 1);
 			lpae_gather(lp, gather, iova, LPAE_SZ_4K);
-			if (lp->counted && unlikely(pt_table_put(t.pg, 1)))
+			if (lp->counted && unlikely(pt_table_put_kill(t.pg, 1)))
 				lpae_retire(lp, t.pg, t.pa, LPAE_LEAF_LEVEL, iova, gather);
 			return LPAE_SZ_4K;
 		}

@@ -556,13 +556,14 @@ static int omap_map_pages(struct io_pgtable_ops *ops, dma_addr_t iova, phys_addr
 	return omap_map_general(op, iova, paddr, pgsize, pgcount, prot, mapped);
 }
 
-/* An emptied table: claim it, detach it, free it after the IOTLB sync. */
+/*
+ * A table the caller emptied and killed with pt_table_put_kill(): detach
+ * it, free it after the IOTLB sync.
+ */
 OMAP_COLD
 static void omap_l2_release(struct omap_pgtable *op, uint32_t *l1p, const struct omap_l2 *t,
 			    struct iommu_iotlb_gather *gather)
 {
-	if (!pt_table_kill(t->pg))
-		return; /* a mapper took a reference: it lives on */
 	/* Only the killer detaches it; a failed CAS would mean a broken caller contract. */
 	if (ik_cmpxchg_le32(l1p, (uint32_t)t->pa | L1_TYPE_TABLE, 0)) {
 		omap_sync(op, l1p, 1);
@@ -592,7 +593,7 @@ static void omap_l2_clear_all(struct omap_pgtable *op, uint32_t *l1p, const stru
 		omap_gather(op, gather, va + (first << 12), OMAP_SZ_64K);
 	}
 	omap_sync(op, t->pte, L2_ENTRIES);
-	if (op->counted && pt_table_put(t->pg, (int32_t)L2_ENTRIES))
+	if (op->counted && pt_table_put_kill(t->pg, (int32_t)L2_ENTRIES))
 		omap_l2_release(op, l1p, t, gather);
 }
 
@@ -855,7 +856,7 @@ static long omap_unmap_l2(struct omap_pgtable *op, uint32_t *l1p, uint32_t l1e, 
 
 		omap_sync(op, &t.pte[first], last - first + 1);
 	}
-	if (removed && op->counted && pt_table_put(t.pg, removed))
+	if (removed && op->counted && pt_table_put_kill(t.pg, removed))
 		omap_l2_release(op, l1p, &t, gather);
 	return (long)(cur - va);
 }
@@ -912,7 +913,7 @@ static inline long omap_unmap_one_small(struct omap_pgtable *op, uint64_t iova,
 	ik_write_le32(p, 0);
 	omap_sync(op, p, 1);
 	omap_gather(op, gather, iova, OMAP_SZ_4K);
-	if (op->counted && unlikely(pt_table_put(t.pg, 1)))
+	if (op->counted && unlikely(pt_table_put_kill(t.pg, 1)))
 		omap_l2_release(op, l1p, &t, gather);
 	return OMAP_SZ_4K;
 }

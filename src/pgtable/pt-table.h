@@ -12,15 +12,23 @@
  *     if it no longer points at this table, it drops the reference and
  *     retries (the table died, or died and was recycled, in between);
  *   - an unmapper drops the references of the entries it cleared with
- *     pt_table_put(); whoever brings the count to 0 may pt_table_kill() it
- *     (bias -> 0 by compare-and-swap, which fails if a mapper got in
- *     first), clear the parent entry, and queue the page on the gather, to
- *     be freed after the IOTLB invalidation.
+ *     pt_table_put_kill(): the drop that would bring the count to the bias
+ *     kills the table instead (count -> 0, in the same compare-and-swap),
+ *     and its caller clears the parent entry and queues the page on the
+ *     gather, to be freed after the IOTLB invalidation. A mapper that got
+ *     a reference in first keeps the table alive.
  * Every step is an atomic add or a CAS, so transient references taken on a
  * recycled page cancel out and never make a live count wrong (at worst an
  * emptied table stays attached until reused or torn down). The cost is one
- * atomic add per table touched per call; IO_PGTABLE_QUIRK_KEEP_TABLES skips
- * counting (and freeing) entirely, as Linux does.
+ * atomic operation per table touched per call; IO_PGTABLE_QUIRK_KEEP_TABLES
+ * skips counting (and freeing) entirely, as Linux does.
+ *
+ * Emptying and killing must be one step. Seeing the count reach the bias
+ * says only that the table was empty at that instant: a mapper may refill
+ * it, another unmapper empty, kill and retire it, and the page be freed and
+ * allocated again, all before a separate kill runs. A kill that late would claim
+ * whatever life the page has then (a new table not yet published, or
+ * another table sitting empty) and retire it from a slot it never held.
  *
  * On a non-coherent machine (mem->cpu_cache set) the CPU keeps every table
  * in its cache: formats read and write tables at the CPU's view
@@ -140,13 +148,45 @@ static inline bool pt_table_get(struct ik_page *pg, int32_t n)
 	return false;
 }
 
-/* Drop @n references; true if that emptied the table. */
+/*
+ * Drop @n references that cannot empty the table, or whose dropping must
+ * not retire it (a transient reference, or one the caller backs with
+ * another): true if the count reached the bias, for callers that care.
+ */
 static inline bool pt_table_put(struct ik_page *pg, int32_t n)
 {
 	return __atomic_sub_fetch(&pg->users, n, __ATOMIC_SEQ_CST) == IK_PAGE_TABLE_BIAS;
 }
 
-/* Claim an empty table for freeing; false if someone took a reference. */
+/**
+ * pt_table_put_kill() - drop @n references, killing the table if that empties it
+ * @pg: the table's page metadata
+ * @n: references to drop (entries the caller removed)
+ *
+ * The drop that would leave exactly the bias leaves 0 instead, in the same
+ * atomic step, so the table is claimed in the life the caller emptied
+ * (see the top of the file). The caller then owns the retirement: detach
+ * the table and free it after the IOTLB sync.
+ *
+ * Return: true if the table was emptied and killed.
+ */
+static inline bool pt_table_put_kill(struct ik_page *pg, int32_t n)
+{
+	int32_t old = __atomic_load_n(&pg->users, __ATOMIC_RELAXED);
+	int32_t new_;
+
+	do {
+		new_ = old - n == IK_PAGE_TABLE_BIAS ? 0 : old - n;
+	} while (!__atomic_compare_exchange_n(&pg->users, &old, new_, true, __ATOMIC_SEQ_CST,
+					      __ATOMIC_RELAXED));
+	return old - n == IK_PAGE_TABLE_BIAS;
+}
+
+/*
+ * Claim an empty table for freeing; false if someone took a reference.
+ * Only for a table found empty by looking at its entries: after dropping
+ * references, pt_table_put_kill().
+ */
 static inline bool pt_table_kill(struct ik_page *pg)
 {
 	int32_t empty = IK_PAGE_TABLE_BIAS;
