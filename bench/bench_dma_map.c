@@ -462,11 +462,10 @@ int main(int argc, char **argv)
 		run_mode(&o, md, &res[i]);
 		if (res[i].have_fq)
 			snprintf(fq, sizeof(fq),
-				 "%llu flushes (%llu full, %llu timeout, %llu tables)",
+				 "%llu flushes (%llu full, %llu timeout)",
 				 (unsigned long long)res[i].fq.flushes,
 				 (unsigned long long)res[i].fq.full_flushes,
-				 (unsigned long long)res[i].fq.timeout_flushes,
-				 (unsigned long long)res[i].fq.table_flushes);
+				 (unsigned long long)res[i].fq.timeout_flushes);
 		printf("%-20s %8.1f +- %-9.1f %8.1f +- %-9.1f %9.1f %9.1f %9.2f   %s\n", md->name,
 		       res[i].map_avg, res[i].map_sd, res[i].unmap_avg, res[i].unmap_sd,
 		       res[i].pair_ns, res[i].pair_cpu, res[i].mpairs_s, fq);

@@ -30,12 +30,11 @@
  * free. Until then a device can still reach the old pages through its
  * IOTLB: that window is the price of lazy mode (measured by
  * bench_dma_map and tests/integration/test_dma_lazy.c).
- * The queue is also flushed at once when an unmap emptied page tables
- * (our formats free a table as soon as it is empty): an IOMMU walk cache
- * may still hold the old table's address, and a new mapping in the same
- * span gets a new table, which the device would not see (a translation
- * fault through the stale pointer) until the flush. Linux's io-pgtable
- * keeps tables, so its lazy mode never needs this.
+ * Page-table pages an unmap emptied wait in the queue with their range and
+ * are freed after its flush, like the IOVAs: walk caches may still point at
+ * them until then. A new mapping in the same span meanwhile is safe: the
+ * format drops the slot's walk-cache entries before it fills a slot whose
+ * table it retired (PTE_RETIRED in src/pgtable/arm_lpae.c).
  *
  * An entry is released only once a flush that started after it was queued
  * has finished. Each flush takes a ticket (flush_start, incremented); each
@@ -101,7 +100,6 @@ struct fq_shard {
 	uint64_t queued;        /* statistics */
 	uint64_t full_flushes;
 	uint64_t timeout_flushes;
-	uint64_t table_flushes;
 	unsigned int max_pending;
 	struct fq_entry e[IK_DMA_FQ_SIZE];
 } __attribute__((aligned(64)));
@@ -391,8 +389,7 @@ static void fq_queue(struct dma_cookie *c, unsigned long pfn, unsigned long page
 {
 	struct dma_fq *fq = c->fq;
 	struct fq_shard *s = my_shard(fq);
-	bool tables = gather->freelist.count != 0;
-	enum { NONE, FULL, TIMEOUT, TABLES } flush = NONE;
+	enum { NONE, TIMEOUT } flush = NONE;
 
 	shard_lock(s);
 	fq_ring_release(c, s, false);
@@ -418,20 +415,10 @@ static void fq_queue(struct dma_cookie *c, unsigned long pfn, unsigned long page
 		if (clock_ns(CLOCK_MONOTONIC_COARSE) - s->oldest_ns >= fq->timeout_ns)
 			flush = TIMEOUT;
 	}
-	/*
-	 * The format freed tables that an IOMMU walk cache may still point
-	 * at: a new mapping in their span gets a new table, and would fault
-	 * through the stale pointer until a flush. So invalidate now, as
-	 * strict mode does.
-	 */
-	if (tables)
-		flush = TABLES;
 	s->queued++;
 	if (s->count > s->max_pending)
 		s->max_pending = s->count;
-	if (flush == TABLES)
-		s->table_flushes++;
-	else if (flush == TIMEOUT)
+	if (flush == TIMEOUT)
 		s->timeout_flushes++;
 	shard_unlock(s);
 	if (flush != NONE) {
@@ -1155,7 +1142,6 @@ int ik_dma_fq_get_stats(struct iommu_domain *domain, struct ik_dma_fq_stats *sta
 			stats->queued += s->queued;
 			stats->full_flushes += s->full_flushes;
 			stats->timeout_flushes += s->timeout_flushes;
-			stats->table_flushes += s->table_flushes;
 			stats->max_pending = ik_max(stats->max_pending, (uint64_t)s->max_pending);
 		}
 		shard_unlock(s);

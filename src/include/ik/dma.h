@@ -127,7 +127,6 @@ struct ik_dma_fq_stats {
 	uint64_t flushes;        /* IOTLB flushes the queue did */
 	uint64_t full_flushes;   /* ... because a shard was full */
 	uint64_t timeout_flushes; /* ... because the oldest entry timed out */
-	uint64_t table_flushes;  /* ... because an unmap freed page tables */
 	uint64_t max_pending;    /* most entries one shard held */
 };
 
