@@ -803,34 +803,39 @@ LPAE_COLD static int lpae_drop_empty(struct lpae_pgtable *lp, struct lpae_table 
 	if (lp->counted) {
 		unsigned int tries = 0;
 
+		/* @e may be stale: hold the table @p points at now, or give up. */
+		if (!pt_table_hold(c.pg, p, e, true))
+			return -EEXIST;
 		for (unsigned int i = 0; i < LPAE_ENTRIES; i++) {
 			uint64_t ce = ik_read_le64_acquire(&c.pte[i]);
 			int ret;
 
 			if (pte_is_free(ce))
 				continue;
-			if (!pte_is_table(ce, lvl + 1))
-				return -EEXIST;
-			ret = lpae_drop_empty(lp, &c, &c.pte[i], ce, lvl + 1,
-					      va + ((uint64_t)i << shift));
-			if (ret)
+			ret = pte_is_table(ce, lvl + 1) ?
+				      lpae_drop_empty(lp, &c, &c.pte[i], ce, lvl + 1,
+						      va + ((uint64_t)i << shift)) :
+				      -EEXIST;
+			if (ret) {
+				pt_table_put(c.pg, 1);
 				return ret;
+			}
 		}
-		/* Its entries are all zero: any reference left is a transient one. */
-		while (!pt_table_kill(c.pg)) {
-			if (++tries > LPAE_KILL_TRIES || !lpae_words_zero(c.pte))
+		/* Its entries are all zero: any other reference is a transient one. */
+		while (!pt_table_kill_held(c.pg)) {
+			if (++tries > LPAE_KILL_TRIES || !lpae_words_zero(c.pte)) {
+				pt_table_put(c.pg, 1);
 				return -EEXIST;
+			}
 			sched_yield();
 		}
 	} else if (!lpae_tree_empty(lp, &c, lvl + 1)) {
 		return -EEXIST;
 	}
-	/* @e may be stale: the table retired and its page reused meanwhile. */
-	if (!ik_cmpxchg_le64(p, e, 0)) {
-		if (lp->counted)
-			pt_table_revive(c.pg);
+	/* Killed while held, it is still the table @p points at; uncounted, check. */
+	if (!lp->counted && !ik_cmpxchg_le64(p, e, 0))
 		return -EEXIST;
-	}
+	ik_write_le64(p, 0);
 	lpae_sync(lp, p, 1);
 	if (lp->counted && t->pg)
 		pt_table_put(t->pg, 1);

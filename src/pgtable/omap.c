@@ -356,19 +356,23 @@ static int omap_l1_drop_table(struct omap_pgtable *op, uint32_t *l1p, uint32_t e
 		return -EFAULT;
 	if (op->counted) {
 		unsigned int tries = 0;
-		/* Its words are all zero: any reference left is a transient one. */
-		while (!pt_table_kill(t.pg)) {
-			if (++tries > OMAP_KILL_TRIES || !omap_words_zero(t.pte, L2_ENTRIES))
+
+		/* @e may be stale: hold the table @l1p points at now, or give up. */
+		if (!pt_table_hold(t.pg, l1p, e, false))
+			return -EEXIST;
+		/* Its words are all zero: any other reference is a transient one. */
+		while (!pt_table_kill_held(t.pg)) {
+			if (++tries > OMAP_KILL_TRIES || !omap_words_zero(t.pte, L2_ENTRIES)) {
+				pt_table_put(t.pg, 1);
 				return -EEXIST;
+			}
 			sched_yield();
 		}
-	}
-	/* @e may be stale: the table retired and its page reused meanwhile. */
-	if (!ik_cmpxchg_le32(l1p, e, 0)) {
-		if (op->counted)
-			pt_table_revive(t.pg);
+	} else if (ik_read_le32_acquire(l1p) != e) {
 		return -EEXIST;
 	}
+	/* Killed while held, it is still the table @l1p points at. */
+	ik_write_le32(l1p, 0);
 	omap_sync(op, l1p, 1);
 	op->tlb->tlb_flush_walk(va, OMAP_SZ_1M, OMAP_SZ_4K, op->cookie);
 	pt_table_free(op->mem, t.pa, L2_ALLOC_BYTES);

@@ -183,9 +183,10 @@ static inline bool pt_table_put_kill(struct ik_page *pg, int32_t n)
 }
 
 /*
- * Claim an empty table for freeing; false if someone took a reference.
- * Only for a table found empty by looking at its entries: after dropping
- * references, pt_table_put_kill().
+ * Claim an empty table at the bias for freeing; false if someone took a
+ * reference. Unsafe through a pointer that may be stale (it would claim
+ * whatever life the page has): formats use pt_table_put_kill() after
+ * dropping references and pt_table_kill_held() on a table they hold.
  */
 static inline bool pt_table_kill(struct ik_page *pg)
 {
@@ -195,15 +196,33 @@ static inline bool pt_table_kill(struct ik_page *pg)
 }
 
 /*
- * Undo pt_table_kill() when the slot the caller found the table in no
- * longer points at it: the page was retired and maybe reused meanwhile, and
- * the table just killed may be another owner's. Threads that saw it dead
- * meanwhile retried; one that wanted to retire it found it dead and left
- * it attached, empty (as when a mapper holds a reference).
+ * Hold an attached table found through the entry at @slot (value @e): a
+ * reference, then the entry checked again, so that the table held is the
+ * life the entry points at (pt-table.h top). False, holding nothing, if the
+ * table is dying or the entry changed.
  */
-static inline void pt_table_revive(struct ik_page *pg)
+static inline bool pt_table_hold(struct ik_page *pg, const void *slot, uint64_t e, bool wide)
 {
-	__atomic_fetch_add(&pg->users, IK_PAGE_TABLE_BIAS, __ATOMIC_SEQ_CST);
+	if (!pt_table_get(pg, 1))
+		return false;
+	if (wide ? ik_read_le64_acquire(slot) == e : ik_read_le32_acquire(slot) == (uint32_t)e)
+		return true;
+	pt_table_put(pg, 1);
+	return false;
+}
+
+/*
+ * Claim for freeing an empty table the caller holds (pt_table_hold()): its
+ * reference is the only one left, bias + 1 -> 0; false if another thread
+ * holds one too. Holding it, the caller cannot claim a later life of the
+ * page, as a bare pt_table_kill() through a stale pointer could.
+ */
+static inline bool pt_table_kill_held(struct ik_page *pg)
+{
+	int32_t held = IK_PAGE_TABLE_BIAS + 1;
+
+	return __atomic_compare_exchange_n(&pg->users, &held, 0, 0, __ATOMIC_SEQ_CST,
+					   __ATOMIC_RELAXED);
 }
 
 /* Live entries counted in a table (negative: not a live table). */

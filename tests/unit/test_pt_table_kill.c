@@ -159,9 +159,51 @@ static void test_drop_many(void **state)
 	ik_mem_destroy(mem);
 }
 
+/*
+ * A mapper making room for a block drops an empty table it found through
+ * a slot. Holding it first (a reference, then the slot checked again), its
+ * kill can only be of that life: a stale pointer finds the slot changed
+ * and claims nothing, whatever the page has become.
+ */
+static void test_hold_then_kill(void **state)
+{
+	struct ik_mem *mem = mem_new();
+	phys_addr_t pa;
+	uint64_t slot;
+
+	(void)state;
+	assert_int_equal(pt_table_alloc(mem, SZ_4K, &pa), 0);
+	struct ik_page *pg = ik_mem_page(mem, pa);
+	const uint64_t e = pa | 3;
+
+	slot = e;
+	assert_true(pt_table_hold(pg, &slot, e, true));
+	assert_true(pt_table_get(pg, 1));          /* a walker passing by */
+	assert_false(pt_table_kill_held(pg));      /* not the only reference */
+	pt_table_put(pg, 1);
+	assert_true(pt_table_kill_held(pg));
+	assert_int_equal(raw_users(pg), 0);
+
+	/* The slot moved on (retired, the page reused as a fresh table): no claim. */
+	pt_table_discard(mem, pa, SZ_4K, 0);
+	phys_addr_t pa2;
+	assert_int_equal(pt_table_alloc(mem, SZ_4K, &pa2), 0);
+	assert_int_equal(pa2, pa);
+	slot = 2; /* a retirement marker */
+	assert_false(pt_table_hold(pg, &slot, e, true));
+	assert_int_equal(raw_users(pg), IK_PAGE_TABLE_BIAS); /* the new life is untouched */
+	/* 32-bit slots (OMAP) alike. */
+	uint32_t slot32 = (uint32_t)e;
+	assert_true(pt_table_hold(pg, &slot32, e, false));
+	assert_true(pt_table_kill_held(pg));
+	pt_table_discard(mem, pa, SZ_4K, 0);
+	ik_mem_destroy(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hold_then_kill),
 		cmocka_unit_test(test_last_drop_kills),
 		cmocka_unit_test(test_no_late_kill),
 		cmocka_unit_test(test_transient_holder_keeps_it_alive),
