@@ -833,9 +833,10 @@ LPAE_COLD static int lpae_drop_empty(struct lpae_pgtable *lp, struct lpae_table 
 		return -EEXIST;
 	}
 	/* Killed while held, it is still the table @p points at; uncounted, check. */
-	if (!lp->counted && !ik_cmpxchg_le64(p, e, 0))
+	if (lp->counted)
+		ik_write_le64(p, 0);
+	else if (!ik_cmpxchg_le64(p, e, 0))
 		return -EEXIST;
-	ik_write_le64(p, 0);
 	lpae_sync(lp, p, 1);
 	if (lp->counted && t->pg)
 		pt_table_put(t->pg, 1);
