@@ -368,11 +368,12 @@ static int omap_l1_drop_table(struct omap_pgtable *op, uint32_t *l1p, uint32_t e
 			}
 			sched_yield();
 		}
-	} else if (ik_read_le32_acquire(l1p) != e) {
-		return -EEXIST;
 	}
-	/* Killed while held, it is still the table @l1p points at. */
-	ik_write_le32(l1p, 0);
+	/* Killed while held, it is still the table @l1p points at; uncounted, check. */
+	if (op->counted)
+		ik_write_le32(l1p, 0);
+	else if (!ik_cmpxchg_le32(l1p, e, 0))
+		return -EEXIST;
 	omap_sync(op, l1p, 1);
 	op->tlb->tlb_flush_walk(va, OMAP_SZ_1M, OMAP_SZ_4K, op->cookie);
 	pt_table_free(op->mem, t.pa, L2_ALLOC_BYTES);
