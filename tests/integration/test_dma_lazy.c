@@ -6,8 +6,9 @@
  *  - strict: once dma_unmap returns, the device faults; no stale access,
  *    ever, with a well-behaved or an adversarial device;
  *  - lazy: the device may still reach an unmapped buffer until the flush
- *    queue flushes: when a shard holds IK_DMA_FQ_SIZE entries, when the
- *    timeout expires, when an unmap freed page tables. The test measures
+ *    queue flushes: when a shard holds IK_DMA_FQ_SIZE entries or when the
+ *    timeout expires. Page-table pages an unmap freed wait in the queue
+ *    too, and go back to the allocator only after that flush. The test measures
  *    the worst window an adversarial master gets (time and accesses after
  *    dma_unmap returned) and checks it against the timeout;
  *  - an IOVA is not handed out again before its flush;
@@ -15,7 +16,7 @@
  *
  * A resident mapping keeps the page tables of the IOVA region alive, as
  * the other buffers of a busy device do; without it every unmap of the
- * region's last buffer frees its table, which flushes at once.
+ * region's last buffer frees its tables.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -190,6 +191,56 @@ static void test_lazy_stale_until_flush(void **state)
 	assert_int_equal(ik_dma_read(f->dev, a, &b, 1), -EFAULT);
 	assert_int_equal(stale(f), 1);
 }
+
+/*
+ * Lazy: an unmap that frees page tables queues them with its IOVA, without
+ * a flush; they go back to the allocator only after the flush. Meanwhile a
+ * new mapping in the same span gets new tables and works.
+ */
+static void test_lazy_tables_wait_for_flush(void **state)
+{
+	struct fx *f = *state;
+	struct ik_dma_fq_stats st;
+	uint8_t b;
+
+	/* No resident mapping: the region's tables come and go with the buffer. */
+	dma_unmap_page(f->dev, f->resident, IK_SZ_4K, DMA_TO_DEVICE);
+	ik_dma_fq_flush(f->dom);
+	assert_int_equal(pending(f, &st), 0);
+	size_t free0 = ik_mem_free_count(f->mem);
+
+	dma_addr_t a = dma_map_page(f->dev, f->buf + IK_SZ_4K, 0, 0x1000, DMA_TO_DEVICE);
+	assert_false(dma_mapping_error(f->dev, a));
+	size_t tables = free0 - ik_mem_free_count(f->mem);
+	assert_true(tables >= 1);
+	uint64_t flushes = st.flushes;
+	dma_unmap_page(f->dev, a, 0x1000, DMA_TO_DEVICE);
+	/* Queued, tables included: no flush, no page back yet. */
+	assert_int_equal(pending(f, &st), 1);
+	assert_int_equal(st.flushes, flushes);
+	assert_int_equal(ik_mem_free_count(f->mem), free0 - tables);
+
+	/* The same span again: new tables, while the old ones wait. */
+	dma_addr_t c = dma_map_page(f->dev, f->buf + 2 * IK_SZ_4K, 0, 0x1000, DMA_TO_DEVICE);
+	assert_false(dma_mapping_error(f->dev, c));
+	assert_true(c != a); /* an IOVA is not reused before its flush */
+	assert_int_equal(ik_mem_free_count(f->mem), free0 - 2 * tables);
+	assert_int_equal(iommu_iova_to_phys(f->dom, c), f->buf + 2 * IK_SZ_4K);
+	assert_int_equal(ik_dma_read(f->dev, c, &b, 1), 0);
+	assert_int_equal(b, 0x5a);
+	dma_unmap_page(f->dev, c, 0x1000, DMA_TO_DEVICE);
+	assert_int_equal(pending(f, &st), 2);
+
+	/* The flush frees both sets of tables. */
+	ik_dma_fq_flush(f->dom);
+	assert_int_equal(pending(f, &st), 0);
+	assert_int_equal(ik_mem_free_count(f->mem), free0);
+	assert_int_equal(ik_dma_read(f->dev, c, &b, 1), -EFAULT);
+
+	f->resident = dma_map_page(f->dev, f->buf, 0, IK_SZ_4K, DMA_TO_DEVICE);
+	assert_false(dma_mapping_error(f->dev, f->resident));
+}
+
 
 /*
  * One thread, one shard: IK_DMA_FQ_SIZE unmaps fill it without a flush;
@@ -455,6 +506,8 @@ int main(void)
 		T(test_strict_unmap_leaves_nothing_stale, setup, omap_strict),
 		T(test_lazy_stale_until_flush, setup_long_timeout, smmu_lazy),
 		T(test_lazy_stale_until_flush, setup_long_timeout, omap_lazy),
+		T(test_lazy_tables_wait_for_flush, setup_long_timeout, smmu_lazy),
+		T(test_lazy_tables_wait_for_flush, setup_long_timeout, omap_lazy),
 		T(test_queue_bound, setup_long_timeout, smmu_lazy),
 		T(test_exhaustion_flushes_and_retries, setup_long_timeout, smmu_lazy),
 		T(test_timeout_flush, setup, smmu_lazy),
