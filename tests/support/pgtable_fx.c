@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "ik_test.h"
@@ -69,4 +70,17 @@ long pgt_unmap_sync(struct pgt_fx *f, uint64_t iova, size_t pgsize, size_t count
 	long ret = pgt_unmap(f, iova, pgsize, count, &g);
 	iommu_put_pages_list(f->mem, &g);
 	return ret;
+}
+
+int pgt_dump_record(void *arg, dma_addr_t iova, phys_addr_t pa, size_t size, int prot,
+		    const char *desc)
+{
+	struct pgt_dump_log *l = arg;
+
+	if (l->n < 16) {
+		l->r[l->n] = (struct pgt_dump_rec){ iova, pa, size, prot, "" };
+		snprintf(l->r[l->n].desc, sizeof(l->r[l->n].desc), "%s", desc);
+	}
+	l->n++;
+	return l->n == l->stop_at ? 7 : 0;
 }

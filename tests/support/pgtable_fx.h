@@ -37,4 +37,21 @@ long pgt_unmap(struct pgt_fx *f, uint64_t iova, size_t pgsize, size_t count,
 /* Unmap and "sync": free the queued tables as the core would. */
 long pgt_unmap_sync(struct pgt_fx *f, uint64_t iova, size_t pgsize, size_t count);
 
+/* What a format's dump reported, leaf by leaf (the first 16). */
+struct pgt_dump_rec {
+	uint64_t iova, pa;
+	size_t size;
+	int prot;
+	char desc[48];
+};
+
+struct pgt_dump_log {
+	struct pgt_dump_rec r[16];
+	unsigned int n, stop_at; /* stop (return 7) after @stop_at leaves; 0: never */
+};
+
+/* An io_pgtable_dump_fn recording into a struct pgt_dump_log (@arg). */
+int pgt_dump_record(void *arg, dma_addr_t iova, phys_addr_t pa, size_t size, int prot,
+		    const char *desc);
+
 #endif /* IK_PGTABLE_FX_H */

@@ -1169,34 +1169,10 @@ static void test_leftover_empty_tables(void **state)
 
 /* --- dump --- */
 
-struct dump_rec {
-	uint64_t iova, pa;
-	size_t size;
-	int prot;
-	char desc[48];
-};
-
-struct dump_log {
-	struct dump_rec r[16];
-	unsigned int n, stop_at;
-};
-
-static int dump_fn(void *arg, dma_addr_t iova, phys_addr_t pa, size_t size, int prot,
-		   const char *desc)
-{
-	struct dump_log *l = arg;
-	if (l->n < 16) {
-		l->r[l->n] = (struct dump_rec){ iova, pa, size, prot, "" };
-		snprintf(l->r[l->n].desc, sizeof(l->r[l->n].desc), "%s", desc);
-	}
-	l->n++;
-	return l->n == l->stop_at ? 7 : 0;
-}
-
 static void test_dump(void **state)
 {
 	struct pgt_fx *f = fx_new(0);
-	struct dump_log log = { .n = 0 };
+	struct pgt_dump_log log = { .n = 0 };
 	size_t m;
 	(void)state;
 
@@ -1208,9 +1184,9 @@ static void test_dump(void **state)
 	assert_int_equal(pgt_map(f, 0x3000, 0x880003000ULL, SZ_4K, 1, RW | IOMMU_MMIO, &m), 0);
 	assert_int_equal(pgt_map(f, 0x1000, 0x880001000ULL, SZ_4K, 1, IOMMU_WRITE, &m), 0);
 
-	assert_int_equal(f->ops->dump(f->ops, dump_fn, &log), 0);
+	assert_int_equal(f->ops->dump(f->ops, pgt_dump_record, &log), 0);
 	assert_int_equal(log.n, 4);
-	const struct dump_rec want[] = {
+	const struct pgt_dump_rec want[] = {
 		{ 0x1000, 0x880001000ULL, SZ_4K, RW, "page ai=0 sh=os ng" },
 		{ 0x3000, 0x880003000ULL, SZ_4K, RW, "page ai=2 sh=os ng" },
 		{ 0x400000, 0x880400000ULL, SZ_2M, RW | IOMMU_PRIV, "block 2M ai=1 sh=is ng" },
@@ -1224,8 +1200,8 @@ static void test_dump(void **state)
 		assert_int_equal(log.r[i].prot, want[i].prot);
 		assert_string_equal(log.r[i].desc, want[i].desc);
 	}
-	log = (struct dump_log){ .stop_at = 2 };
-	assert_int_equal(f->ops->dump(f->ops, dump_fn, &log), 7);
+	log = (struct pgt_dump_log){ .stop_at = 2 };
+	assert_int_equal(f->ops->dump(f->ops, pgt_dump_record, &log), 7);
 	assert_int_equal(log.n, 2);
 	assert_int_equal(f->ops->dump(f->ops, NULL, &log), -EINVAL);
 

@@ -952,34 +952,10 @@ static void test_keep_tables_quirk(void **state)
 
 /* --- dump --- */
 
-struct dump_rec {
-	uint64_t iova, pa;
-	size_t size;
-	int prot;
-	char desc[48];
-};
-
-struct dump_log {
-	struct dump_rec r[16];
-	unsigned int n, stop_at;
-};
-
-static int dump_fn(void *arg, dma_addr_t iova, phys_addr_t pa, size_t size, int prot,
-		   const char *desc)
-{
-	struct dump_log *l = arg;
-	if (l->n < 16) {
-		l->r[l->n] = (struct dump_rec){ iova, pa, size, prot, "" };
-		snprintf(l->r[l->n].desc, sizeof(l->r[l->n].desc), "%s", desc);
-	}
-	l->n++;
-	return l->n == l->stop_at ? 7 : 0;
-}
-
 static void test_dump(void **state)
 {
 	struct pgt_fx *f = fx_new(0);
-	struct dump_log log = { .n = 0 };
+	struct pgt_dump_log log = { .n = 0 };
 	(void)state;
 
 	live_cfg(f)->omap.attrs = OMAP_MMU_RAM_ELSZ_NONE;
@@ -991,9 +967,9 @@ static void test_dump(void **state)
 	live_cfg(f)->omap.attrs = 0;
 	pgt_map_ok(f, 0x00001000, 0x80001000, SZ_4K, 1);
 
-	assert_int_equal(f->ops->dump(f->ops, dump_fn, &log), 0);
+	assert_int_equal(f->ops->dump(f->ops, pgt_dump_record, &log), 0);
 	assert_int_equal(log.n, 4);
-	const struct dump_rec want[] = {
+	const struct pgt_dump_rec want[] = {
 		{ 0x00001000, 0x80001000, SZ_4K, RW, "small le elsz8" },
 		{ 0x00020000, 0x80020000, SZ_64K, RW, "large be elsz16" },
 		{ 0x00300000, 0x81300000, SZ_1M, RW, "section le elsz32 mixed" },
@@ -1006,8 +982,8 @@ static void test_dump(void **state)
 		assert_int_equal(log.r[i].prot, want[i].prot);
 		assert_string_equal(log.r[i].desc, want[i].desc);
 	}
-	log = (struct dump_log){ .stop_at = 2 };
-	assert_int_equal(f->ops->dump(f->ops, dump_fn, &log), 7);
+	log = (struct pgt_dump_log){ .stop_at = 2 };
+	assert_int_equal(f->ops->dump(f->ops, pgt_dump_record, &log), 7);
 	assert_int_equal(log.n, 2);
 	assert_int_equal(f->ops->dump(f->ops, NULL, &log), -EINVAL);
 
