@@ -685,10 +685,9 @@ static void view_write32(void *opaque, uint32_t offset, uint32_t value)
 static void view_write64(void *opaque, uint32_t offset, uint64_t value)
 {
 	const struct mmio_node *v = opaque;
-	struct ik_mmio sub = *v->parent;
 
 	/* ik_writeq() on the window picks a 64-bit write if it has one, at its alignment. */
-	ik_writeq(&sub, v->delta + offset, value);
+	ik_writeq(v->parent, v->delta + offset, value);
 }
 
 static const struct ik_mmio_ops view_ops = {

@@ -629,6 +629,14 @@ out_free:
 	return ret;
 }
 
+/* Clean the table entries @path walked through for @va, above level @lvl. */
+static void lpae_sync_path(const struct lpae_pgtable *lp, const struct lpae_table *path,
+			   uint64_t va, unsigned int lvl)
+{
+	for (unsigned int k = lp->start_level; lp->clean && k < lvl; k++)
+		lpae_sync(lp, &path[k].pte[lvl_idx(va, k)], 1);
+}
+
 /* lpae_table_get() without counting: no table is freed under a walk then. */
 static int lpae_table_get_uncounted(struct lpae_pgtable *lp, uint64_t va, unsigned int lvl,
 				    struct lpae_table *out)
@@ -642,8 +650,7 @@ static int lpae_table_get_uncounted(struct lpae_pgtable *lp, uint64_t va, unsign
 		if (l == LPAE_WALK_MOVED)
 			continue;
 		if (l == lvl) {
-			for (unsigned int k = lp->start_level; lp->clean && k < lvl; k++)
-				lpae_sync(lp, &path[k].pte[lvl_idx(va, k)], 1);
+			lpae_sync_path(lp, path, va, lvl);
 			*out = path[lvl];
 			return 0;
 		}
@@ -658,8 +665,7 @@ static int lpae_table_get_uncounted(struct lpae_pgtable *lp, uint64_t va, unsign
 		}
 		if (!pte_is_free(e))
 			return -EEXIST;
-		for (unsigned int k = lp->start_level; lp->clean && k < l; k++)
-			lpae_sync(lp, &path[k].pte[lvl_idx(va, k)], 1);
+		lpae_sync_path(lp, path, va, l);
 		ret = lpae_install(lp, &path[l], p, e, l, va, lvl, 0, out);
 		if (ret != -EAGAIN)
 			return ret;

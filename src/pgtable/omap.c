@@ -248,11 +248,9 @@ static int omap_l2_get_slow(struct omap_pgtable *op, uint32_t *l1p, int32_t refs
 			return ret;
 		if (op->counted)
 			pt_table_get(t->pg, refs);
-		/* Zero in memory and in the CPU's view: nothing to clean but @l1p. */
-		if (ik_cmpxchg_le32(l1p, 0, (uint32_t)t->pa | L1_TYPE_TABLE)) {
-			omap_sync(op, l1p, 1);
+		/* Zero in memory and in the CPU's view; omap_map_l2() cleans @l1p. */
+		if (ik_cmpxchg_le32(l1p, 0, (uint32_t)t->pa | L1_TYPE_TABLE))
 			return 0;
-		}
 		pt_table_discard(op->mem, t->pa, L2_ALLOC_BYTES, op->counted ? refs : 0);
 	}
 }
